@@ -1,0 +1,5 @@
+#![no_main]
+//! (in progress)
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = data;
+});

@@ -1,0 +1,604 @@
+//! [`Lock`]: Python's `threading.Lock`, in one byte.
+//!
+//! # State word
+//!
+//! | bit          | meaning                                                    |
+//! |--------------|------------------------------------------------------------|
+//! | `LOCKED_BIT` | somebody holds the lock                                    |
+//! | `PARKED_BIT` | threads may be parked on the lock's key (queue non-empty)  |
+//!
+//! | transition            | who                                   | ordering |
+//! |-----------------------|---------------------------------------|----------|
+//! | `0 → L`, `P → L\|P`   | acquirer (fast path CAS or slow loop) | Acquire  |
+//! | `L → L\|P`            | waiter about to park                  | Relaxed  |
+//! | `L → 0`               | releaser, fast path (no waiter)       | Release  |
+//! | `L\|P → 0 / P`        | releaser, slow path, under queue lock | Release  |
+//! | `L\|P → L\|P / L`     | releaser handing off (lock stays held)| via the queue lock |
+//! | `P → 0`, `L\|P → L`   | last waiter timing out, under queue lock | Relaxed |
+//!
+//! `PARKED_BIT` is only cleared under the queue lock, by whoever can see that
+//! the queue is empty, so a waiter can never be left parked on a lock that
+//! nobody will release through the slow path.
+//!
+//! # Fairness
+//! A parked waiter carries a fairness deadline (a randomised ~1 ms after it
+//! parked) in its park token. A release that finds the longest waiter past
+//! its deadline hands the lock to it directly (the byte stays locked and the
+//! waiter returns owning it), so no thread starves under a tight
+//! acquire/release loop. [`Lock::release_fair`] always hands off.
+
+use crate::deadline;
+use crate::error::Error;
+use crate::park::{self, FilterOp, ParkResult, UnparkToken};
+use crate::sync::{AtomicU8, Ordering, SpinWait, loom_const_fn};
+use core::fmt;
+use std::time::{Duration, Instant};
+
+/// Somebody holds the lock.
+const LOCKED_BIT: u8 = 0b01;
+/// Threads may be parked on this lock's key.
+const PARKED_BIT: u8 = 0b10;
+
+/// Unpark token: woken to retry the acquisition.
+pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
+/// Unpark token: the lock was handed to the woken thread, which now holds it.
+pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+
+/// A non-reentrant lock with Python's `threading.Lock` semantics.
+///
+/// * It is **not owned**: any thread may release it, not only the one that
+///   acquired it (Python allows this, and code relies on it for signalling).
+/// * Releasing it when unlocked is an error ([`Error::ReleaseUnlocked`]),
+///   never a silent no-op.
+/// * Acquiring it twice from one thread blocks (deadlocks) like Python's.
+/// * One byte of state. Uncontended acquire and release are one atomic
+///   instruction each; a release with nobody waiting makes no syscall.
+/// * Eventually fair: a waiter parked for about a millisecond gets the lock
+///   handed to it on the next release.
+///
+/// For data-protecting use there is [`Mutex<T>`](crate::Mutex) (one line, via
+/// `lock_api`), and [`Lock::lock`] gives an RAII [`LockGuard`].
+///
+/// | Python                        | pysync                              |
+/// |-------------------------------|-------------------------------------|
+/// | `lock.acquire()`              | [`acquire`](Lock::acquire)          |
+/// | `lock.acquire(False)`         | [`try_acquire`](Lock::try_acquire)  |
+/// | `lock.acquire(timeout=t)`     | [`acquire_timeout`](Lock::acquire_timeout) |
+/// | `lock.release()`              | [`release`](Lock::release)          |
+/// | `lock.locked()`               | [`locked`](Lock::locked)            |
+/// | `with lock:`                  | [`lock`](Lock::lock) (a guard)      |
+///
+/// ```
+/// use pysync::Lock;
+/// use std::sync::Arc;
+/// use std::thread;
+///
+/// let lock = Arc::new(Lock::new());
+/// lock.acquire();
+/// // Python allows another thread to release it:
+/// let l2 = Arc::clone(&lock);
+/// thread::spawn(move || l2.release().unwrap()).join().unwrap();
+/// assert!(!lock.locked());
+/// ```
+pub struct Lock {
+    state: AtomicU8,
+}
+
+impl Lock {
+    loom_const_fn! {
+        /// A new, unlocked lock.
+        ///
+        /// ```
+        /// static LOCK: pysync::Lock = pysync::Lock::new();
+        /// assert!(!LOCK.locked());
+        /// ```
+        #[must_use]
+        #[inline]
+        pub fn new() -> Lock {
+            Lock { state: AtomicU8::new(0) }
+        }
+    }
+
+    /// Blocks until the lock is acquired (Python's `acquire()`).
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// lock.acquire();
+    /// assert!(lock.locked());
+    /// # lock.release().unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire(&self) {
+        if !self.try_fast() {
+            self.acquire_slow(None);
+        }
+    }
+
+    /// Acquires the lock if it is free, without blocking
+    /// (Python's `acquire(blocking=False)`).
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// assert!(lock.try_acquire());
+    /// assert!(!lock.try_acquire());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED_BIT != 0 {
+                return false;
+            }
+            // Acquire: pairs with the Release of the previous release.
+            match self.state.compare_exchange_weak(
+                state,
+                state | LOCKED_BIT,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(s) => state = s,
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for the lock (Python's `acquire(timeout=…)`).
+    /// `Duration::ZERO` is a try; `Duration::MAX` waits forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = pysync::Lock::new();
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)));
+    /// assert!(!lock.acquire_timeout(Duration::from_millis(10)));
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.try_fast() || self.acquire_slow(deadline::after(timeout))
+    }
+
+    /// Waits until `deadline` for the lock; a deadline in the past is a try.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let lock = pysync::Lock::new();
+    /// assert!(lock.acquire_until(Instant::now() + Duration::from_millis(5)));
+    /// assert!(!lock.acquire_until(Instant::now()));
+    /// ```
+    #[inline]
+    pub fn acquire_until(&self, deadline: Instant) -> bool {
+        self.try_fast() || self.acquire_slow(Some(deadline))
+    }
+
+    /// Releases the lock, from any thread (Python's `release()`).
+    ///
+    /// Returns [`Error::ReleaseUnlocked`] if the lock is not locked.
+    ///
+    /// ```
+    /// use pysync::{Error, Lock};
+    /// let lock = Lock::new();
+    /// lock.acquire();
+    /// assert_eq!(lock.release(), Ok(()));
+    /// assert_eq!(lock.release(), Err(Error::ReleaseUnlocked));
+    /// ```
+    #[inline]
+    pub fn release(&self) -> Result<(), Error> {
+        self.release_with(false)
+    }
+
+    /// Releases the lock and, if anyone waits, hands it directly to the
+    /// longest waiter (no barging). Slower than [`release`](Lock::release)
+    /// under contention, identical without.
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// lock.acquire();
+    /// lock.release_fair().unwrap();
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn release_fair(&self) -> Result<(), Error> {
+        self.release_with(true)
+    }
+
+    /// Whether the lock is held by anyone (Python's `locked()`). A snapshot.
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// assert!(!lock.locked());
+    /// let _g = lock.lock();
+    /// assert!(lock.locked());
+    /// ```
+    #[inline]
+    pub fn locked(&self) -> bool {
+        // Relaxed: a snapshot that orders nothing.
+        self.state.load(Ordering::Relaxed) & LOCKED_BIT != 0
+    }
+
+    /// Acquires the lock and returns a guard that releases it on drop
+    /// (Python's `with lock:`).
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// {
+    ///     let _guard = lock.lock();
+    ///     assert!(lock.locked());
+    /// }
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> LockGuard<'_> {
+        self.acquire();
+        LockGuard { lock: self }
+    }
+
+    /// A guard if the lock is free now.
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// let g = lock.try_lock().expect("free");
+    /// assert!(lock.try_lock().is_none());
+    /// drop(g);
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<LockGuard<'_>> {
+        self.try_acquire().then_some(LockGuard { lock: self })
+    }
+
+    /// A guard if the lock is acquired within `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = pysync::Lock::new();
+    /// let _g = lock.lock();
+    /// assert!(lock.lock_timeout(Duration::from_millis(5)).is_none());
+    /// ```
+    #[inline]
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+        self.acquire_timeout(timeout).then_some(LockGuard { lock: self })
+    }
+
+    /// A guard if the lock is acquired by `deadline`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let lock = pysync::Lock::new();
+    /// assert!(lock.lock_until(Instant::now() + Duration::from_millis(5)).is_some());
+    /// ```
+    #[inline]
+    pub fn lock_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
+        self.acquire_until(deadline).then_some(LockGuard { lock: self })
+    }
+
+    // ----- internals -------------------------------------------------------
+
+    /// The uncontended acquire: one CAS.
+    #[inline]
+    fn try_fast(&self) -> bool {
+        // Acquire: pairs with the Release of the previous release.
+        self.state
+            .compare_exchange_weak(0, LOCKED_BIT, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    #[inline]
+    fn release_with(&self, force_fair: bool) -> Result<(), Error> {
+        // Release: publishes the critical section to the next acquirer.
+        match self
+            .state
+            .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s & LOCKED_BIT == 0 => Err(Error::ReleaseUnlocked),
+            Err(_) => self.release_slow(force_fair),
+        }
+    }
+
+    /// The parking key: the state byte's address.
+    #[inline]
+    pub(crate) fn key(&self) -> usize {
+        park::key_of(&self.state)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        let mut spin = SpinWait::new();
+        // Relaxed: only a hint for the CAS below, which orders.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED_BIT == 0 {
+                // Acquire: pairs with the Release of the previous release.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | LOCKED_BIT,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(s) => state = s,
+                }
+                continue;
+            }
+            // Spin a little while nobody is parked yet.
+            if state & PARKED_BIT == 0 && spin.spin() {
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+            if deadline::expired(deadline) {
+                return false;
+            }
+            // Announce that we will park. Relaxed: the queue lock orders
+            // this with the releaser, which re-reads the byte under it.
+            if state & PARKED_BIT == 0 {
+                if let Err(s) = self.state.compare_exchange_weak(
+                    state,
+                    state | PARKED_BIT,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    state = s;
+                    continue;
+                }
+            }
+            match self.park_waiter(deadline) {
+                // The releaser handed us the lock: it stayed locked for us.
+                ParkResult::Unparked(TOKEN_HANDOFF) => return true,
+                ParkResult::TimedOut => return false,
+                ParkResult::Unparked(_) | ParkResult::Invalid => {}
+            }
+            spin = SpinWait::new();
+            state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Parks on the lock's key while it is locked with `PARKED_BIT` set.
+    fn park_waiter(&self, deadline: Option<Instant>) -> ParkResult {
+        park::park(
+            self.key(),
+            // Relaxed: runs under the queue lock, which orders it with the
+            // releaser's slow path; the lock's data is ordered by the CAS
+            // that eventually acquires.
+            || self.state.load(Ordering::Relaxed) == LOCKED_BIT | PARKED_BIT,
+            || {},
+            |_key, was_last| {
+                if was_last {
+                    self.clear_parked_bit();
+                }
+            },
+            park::fair::token(),
+            deadline,
+        )
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_slow(&self, force_fair: bool) -> Result<(), Error> {
+        let handoff = core::cell::Cell::new(false);
+        let mut first = true;
+        let mut released = Ok(());
+        park::unpark_filter(
+            self.key(),
+            |token| {
+                // FIFO: only the longest waiter is considered.
+                if !first {
+                    return FilterOp::Stop;
+                }
+                first = false;
+                handoff.set(force_fair || park::fair::owed(token));
+                FilterOp::Unpark
+            },
+            |result| {
+                if result.unparked_threads != 0 && handoff.get() {
+                    // Hand off: the byte stays locked and now belongs to the
+                    // woken thread, whose wake-up (through the queue lock)
+                    // orders our critical section before its own.
+                    if !result.have_more_threads {
+                        self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
+                    }
+                    return TOKEN_HANDOFF;
+                }
+                let mask = if result.have_more_threads {
+                    !LOCKED_BIT
+                } else {
+                    !(LOCKED_BIT | PARKED_BIT)
+                };
+                // Release: publishes the critical section to the next owner.
+                // Under the queue lock with PARKED_BIT set nobody else can
+                // clear LOCKED_BIT, so `prev` only lacks it when two threads
+                // raced to release one acquisition: report that misuse.
+                let prev = self.state.fetch_and(mask, Ordering::Release);
+                if prev & LOCKED_BIT == 0 {
+                    released = Err(Error::ReleaseUnlocked);
+                }
+                TOKEN_RETRY
+            },
+        );
+        released
+    }
+
+    // ----- for Condition (requeue onto this lock) ---------------------------
+
+    /// Sets `PARKED_BIT` if the lock is held, so that threads requeued onto
+    /// its key will be woken by the release. Returns whether it is held.
+    /// Called under the queue lock (from `unpark_requeue`'s validate).
+    pub(crate) fn mark_parked_if_locked(&self) -> bool {
+        // Relaxed: under the queue lock, which the releaser's slow path takes.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED_BIT == 0 {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state | PARKED_BIT,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(s) => state = s,
+            }
+        }
+    }
+
+    /// Clears `PARKED_BIT`: the caller, under the queue lock, saw that the
+    /// last thread parked on this lock's key has left.
+    pub(crate) fn clear_parked_bit(&self) {
+        // Relaxed: under the queue lock; it orders no data.
+        self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
+    }
+
+    /// Finishes an acquisition for a thread that was parked on this lock's
+    /// key (e.g. requeued from a condition) and woke with `token`.
+    pub(crate) fn acquire_after_wake(&self, token: UnparkToken) {
+        if token != TOKEN_HANDOFF {
+            self.acquire();
+        }
+    }
+}
+
+impl Default for Lock {
+    /// An unlocked lock.
+    fn default() -> Lock {
+        Lock::new()
+    }
+}
+
+impl fmt::Debug for Lock {
+    /// Shows whether the lock is held, without touching it.
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// assert_eq!(format!("{lock:?}"), "Lock { locked: false }");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock")
+            .field("locked", &self.locked())
+            .finish()
+    }
+}
+
+/// RAII guard of a [`Lock`]: releases it on drop. Returned by [`Lock::lock`].
+///
+/// It is `Send`: a `Lock` is not owned, so the guard may be dropped on
+/// another thread (Python lets any thread release a `Lock`).
+///
+/// ```
+/// let lock = pysync::Lock::new();
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(guard)); // released by another thread
+/// });
+/// assert!(!lock.locked());
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl LockGuard<'_> {
+    /// Releases the lock, handing it to the longest waiter if there is one.
+    ///
+    /// ```
+    /// let lock = pysync::Lock::new();
+    /// let guard = lock.lock();
+    /// guard.release_fair();
+    /// assert!(!lock.locked());
+    /// ```
+    pub fn release_fair(self) {
+        let lock = self.lock;
+        core::mem::forget(self);
+        // The guard proves the lock is held; an error here means someone
+        // else released our acquisition, which Python also allows.
+        let _ = lock.release_fair();
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // The guard proves the acquisition; an Err only means another thread
+        // already released it on our behalf (a `Lock` is not owned).
+        let _ = self.lock.release();
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard").field("lock", self.lock).finish()
+    }
+}
+
+#[cfg(not(loom))]
+mod raw {
+    use super::Lock;
+    use std::time::{Duration, Instant};
+
+    // SAFETY: `lock`/`try_lock`/`try_lock_*` return a guard only after the
+    // byte's LOCKED_BIT was set by this call, so at most one acquisition is
+    // live at a time; `unlock` clears it. Nothing unwinds mid-acquisition.
+    unsafe impl lock_api::RawMutex for Lock {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const INIT: Lock = Lock::new();
+        type Guard = lock_api::GuardSend;
+
+        #[inline]
+        fn lock(&self) -> Self::Guard {
+            self.acquire();
+            lock_api::GuardSend::new()
+        }
+
+        #[inline]
+        fn try_lock(&self) -> Option<Self::Guard> {
+            self.try_acquire().then(lock_api::GuardSend::new)
+        }
+
+        #[inline]
+        unsafe fn unlock(&self, _guard: Self::Guard) {
+            // The caller holds the lock (the trait's contract), so this is Ok.
+            let _ = self.release();
+        }
+
+        #[inline]
+        fn is_locked(&self) -> bool {
+            self.locked()
+        }
+    }
+
+    // SAFETY: as above; `unlock_fair` releases the held acquisition.
+    unsafe impl lock_api::RawMutexFair for Lock {
+        #[inline]
+        unsafe fn unlock_fair(&self, _guard: Self::Guard) {
+            let _ = self.release_fair();
+        }
+    }
+
+    // SAFETY: timed forms return a guard only on a successful acquisition.
+    unsafe impl lock_api::RawMutexTimed for Lock {
+        type Duration = Duration;
+        type Instant = Instant;
+
+        #[inline]
+        fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
+            self.acquire_timeout(timeout).then(lock_api::GuardSend::new)
+        }
+
+        #[inline]
+        fn try_lock_until(&self, deadline: Instant) -> Option<Self::Guard> {
+            self.acquire_until(deadline).then(lock_api::GuardSend::new)
+        }
+    }
+}
+
+/// A mutex protecting data, built on [`Lock`]: `lock_api::Mutex<Lock, T>`.
+///
+/// ```
+/// let counter = pysync::Mutex::new(0);
+/// *counter.lock() += 1;
+/// assert_eq!(*counter.lock(), 1);
+/// ```
+#[cfg(not(loom))]
+pub type Mutex<T> = lock_api::Mutex<Lock, T>;
+
+/// The guard of a [`Mutex`].
+#[cfg(not(loom))]
+pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, Lock, T>;

@@ -1,0 +1,97 @@
+//! The parking seam: the few address-keyed parking operations every primitive
+//! uses, with one signature and two backends.
+//!
+//! * normally: thin forwarding to `parking_lot_core` ([`core`](self)),
+//! * under `cfg(loom)`: a model of address-keyed FIFO wait queues built from
+//!   loom's types, in which a timed park may time out at any interleaving, so
+//!   loom explores every "release races a timeout" schedule.
+//!
+//! A *key* is the address of a state word owned by the calling primitive.
+//! Nothing else in the process parks on an address inside a pysync
+//! primitive, which is what makes the operations sound (parking_lot_core's
+//! safety contract); that is why the functions here are safe to call from
+//! inside the crate.
+//!
+//! Callbacks (`validate`, `timed_out`, `callback`, `filter`) run while the
+//! queue is locked: they must not panic, park or unpark.
+
+#[allow(unused_imports)] // the full vocabulary of the seam; not every primitive uses all of it
+pub(crate) use parking_lot_core::{
+    DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult, ParkToken, RequeueOp,
+    UnparkToken,
+};
+
+/// What an unpark operation did (parking_lot_core's is `non_exhaustive`, so
+/// the loom model could not build it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct UnparkResult {
+    /// Threads removed from the queue and woken.
+    pub unparked_threads: usize,
+    /// Threads moved to the target queue by `unpark_requeue`.
+    pub requeued_threads: usize,
+    /// Whether threads remain parked on the original key.
+    pub have_more_threads: bool,
+}
+
+#[cfg(not(loom))]
+#[path = "park/core.rs"]
+mod backend;
+
+#[cfg(loom)]
+#[path = "park/loom.rs"]
+mod backend;
+
+#[allow(unused_imports)]
+pub(crate) use backend::{park, unpark_all, unpark_filter, unpark_one, unpark_requeue};
+
+/// The key of a state word: its address.
+#[inline]
+pub(crate) fn key_of<T>(word: &T) -> usize {
+    word as *const T as usize
+}
+
+/// Fairness clock: tokens that carry "when this waiter becomes owed a direct
+/// hand-off", and the test of whether that moment has passed.
+pub(crate) mod fair {
+    use super::ParkToken;
+
+    /// A park token holding this waiter's fairness deadline: now plus a
+    /// randomised 0.5–1.5 ms (WebKit randomises, CPython uses 1 ms), so a
+    /// thread parked longer than that gets the lock handed to it.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn token() -> ParkToken {
+        let now = now_ns();
+        // Cheap per-call jitter from the clock's low bits (a multiplicative
+        // hash); it only needs to avoid lock-step, not to be random.
+        let jitter = (now.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 44) % 1_000_000;
+        ParkToken((now + 500_000 + jitter) as usize)
+    }
+
+    /// Whether a waiter's fairness deadline (from [`token`]) has passed.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn owed(token: ParkToken) -> bool {
+        now_ns() >= token.0 as u64
+    }
+
+    #[cfg(not(loom))]
+    fn now_ns() -> u64 {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static EPOCH: OnceLock<Instant> = OnceLock::new();
+        EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    }
+
+    // Under loom there is no time: eventual fairness never triggers on its
+    // own (the forced hand-off, `release_fair`, is modelled instead).
+    #[cfg(loom)]
+    pub(crate) fn token() -> ParkToken {
+        ParkToken(usize::MAX)
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn owed(_token: ParkToken) -> bool {
+        false
+    }
+}

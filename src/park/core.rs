@@ -1,0 +1,77 @@
+//! Backend: `parking_lot_core`, forwarded as is.
+//!
+//! SAFETY (for every call below): parking_lot_core requires that keys be
+//! addresses the caller controls, so that no unrelated primitive parks on the
+//! same key. Every key passed to this module is the address of (a field of) a
+//! live pysync primitive, obtained with `park::key_of` by that primitive
+//! itself; see the module docs of `park`. The callbacks the primitives pass
+//! do not unwind and do not call back into parking_lot_core.
+
+use super::{FilterOp, ParkResult, ParkToken, RequeueOp, UnparkResult, UnparkToken};
+use std::time::Instant;
+
+fn convert(r: parking_lot_core::UnparkResult) -> UnparkResult {
+    UnparkResult {
+        unparked_threads: r.unparked_threads,
+        requeued_threads: r.requeued_threads,
+        have_more_threads: r.have_more_threads,
+    }
+}
+
+/// Parks the current thread on `key` if `validate` (run under the queue lock)
+/// says so, until unparked or `deadline`.
+#[inline]
+pub(crate) fn park(
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    timed_out: impl FnOnce(usize, bool),
+    token: ParkToken,
+    deadline: Option<Instant>,
+) -> ParkResult {
+    // SAFETY: see the module comment.
+    unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) }
+}
+
+/// Unparks the longest waiter on `key`; `callback` runs under the queue lock.
+#[inline]
+pub(crate) fn unpark_one(
+    key: usize,
+    callback: impl FnOnce(UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    // SAFETY: see the module comment.
+    convert(unsafe { parking_lot_core::unpark_one(key, |r| callback(convert(r))) })
+}
+
+/// Unparks every waiter on `key`, passing each `token`.
+#[inline]
+pub(crate) fn unpark_all(key: usize, token: UnparkToken) -> usize {
+    // SAFETY: see the module comment.
+    unsafe { parking_lot_core::unpark_all(key, token) }
+}
+
+/// Moves waiters from `from` to `to` (and maybe wakes one), as `validate`
+/// decides under both queue locks.
+#[inline]
+pub(crate) fn unpark_requeue(
+    from: usize,
+    to: usize,
+    validate: impl FnOnce() -> RequeueOp,
+    callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    // SAFETY: see the module comment.
+    convert(unsafe {
+        parking_lot_core::unpark_requeue(from, to, validate, |op, r| callback(op, convert(r)))
+    })
+}
+
+/// Walks the waiters on `key` in FIFO order, unparking those `filter` picks.
+#[inline]
+pub(crate) fn unpark_filter(
+    key: usize,
+    filter: impl FnMut(ParkToken) -> FilterOp,
+    callback: impl FnOnce(UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    // SAFETY: see the module comment.
+    convert(unsafe { parking_lot_core::unpark_filter(key, filter, |r| callback(convert(r))) })
+}

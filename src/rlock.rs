@@ -1,0 +1,445 @@
+//! [`RLock`]: Python's `threading.RLock`, a re-entrant lock owned by a thread.
+//!
+//! # State
+//! * `lock`: a [`Lock`] (one byte) that is held while anybody owns the RLock;
+//! * `owner`: the owning thread's id (0: none), written only by the owner,
+//!   right after acquiring `lock` and right before releasing it;
+//! * `count`: the recursion depth, read and written only by the owner.
+//!
+//! Both `owner` and `count` are Relaxed: a thread compares `owner` with its
+//! own id, and only it ever writes its own id, so it can never read its id
+//! there unless it really is the owner; every other ordering comes from
+//! `lock`'s Acquire/Release.
+
+use crate::error::Error;
+use crate::lock::Lock;
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, thread_id};
+use core::fmt;
+use core::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+/// A re-entrant lock with Python's `threading.RLock` semantics.
+///
+/// * Owned by the thread that acquired it; that thread may acquire it again
+///   (each `acquire` needs a matching `release`).
+/// * Releasing from a thread that does not own it is an error
+///   ([`Error::NotOwned`], Python's "cannot release un-acquired lock").
+/// * No allocation and no syscall per acquire: the owner is the address of a
+///   thread-local byte. At most 16 bytes.
+/// * Recursion depth is limited to `u32::MAX`; going past it panics.
+///
+/// ```
+/// use pysync::RLock;
+///
+/// let rlock = RLock::new();
+/// rlock.acquire();
+/// rlock.acquire(); // re-entry by the owner
+/// assert_eq!(rlock.recursion_count(), 2);
+/// rlock.release().unwrap();
+/// rlock.release().unwrap();
+/// assert!(rlock.release().is_err()); // not owned any more
+/// ```
+pub struct RLock {
+    owner: AtomicUsize,
+    count: AtomicU32,
+    lock: Lock,
+}
+
+/// What [`RLock::release_save`] took away, for [`RLock::acquire_restore`]
+/// (Python's `_release_save` / `_acquire_restore`): the recursion depth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RLockSaved {
+    count: u32,
+}
+
+impl RLockSaved {
+    /// The recursion depth that was released.
+    pub fn depth(&self) -> usize {
+        self.count as usize
+    }
+}
+
+impl RLock {
+    loom_const_fn! {
+        /// A new, unowned RLock.
+        ///
+        /// ```
+        /// static R: pysync::RLock = pysync::RLock::new();
+        /// assert!(!R.locked());
+        /// ```
+        #[must_use]
+        #[inline]
+        pub fn new() -> RLock {
+            RLock { owner: AtomicUsize::new(0), count: AtomicU32::new(0), lock: Lock::new() }
+        }
+    }
+
+    /// Acquires the lock, blocking unless the calling thread already owns it
+    /// (then the recursion depth goes up by one).
+    ///
+    /// # Panics
+    /// If the recursion depth would exceed `u32::MAX`.
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// r.acquire();
+    /// r.acquire();
+    /// assert_eq!(r.recursion_count(), 2);
+    /// # r.release().unwrap(); r.release().unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire(&self) {
+        let me = thread_id();
+        if !self.reenter(me) {
+            self.lock.acquire();
+            self.became_owner(me, 1);
+        }
+    }
+
+    /// Acquires without blocking; `true` on success (or re-entry).
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// assert!(r.try_acquire());
+    /// assert!(r.try_acquire()); // re-entry never blocks
+    /// # r.release().unwrap(); r.release().unwrap();
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> bool {
+        self.acquire_with(|l| l.try_acquire())
+    }
+
+    /// Waits at most `timeout`; `Duration::ZERO` is a try and
+    /// `Duration::MAX` waits forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = pysync::RLock::new();
+    /// assert!(r.acquire_timeout(Duration::from_millis(1)));
+    /// # r.release().unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.acquire_with(|l| l.acquire_timeout(timeout))
+    }
+
+    /// Waits until `deadline`; a deadline in the past is a try.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let r = pysync::RLock::new();
+    /// assert!(r.acquire_until(Instant::now()));
+    /// # r.release().unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_until(&self, deadline: Instant) -> bool {
+        self.acquire_with(|l| l.acquire_until(deadline))
+    }
+
+    /// Releases one level; the lock is freed when the depth reaches zero.
+    ///
+    /// Returns [`Error::NotOwned`] if the calling thread does not own it.
+    ///
+    /// ```
+    /// use pysync::{Error, RLock};
+    /// let r = RLock::new();
+    /// assert_eq!(r.release(), Err(Error::NotOwned));
+    /// ```
+    #[inline]
+    pub fn release(&self) -> Result<(), Error> {
+        if !self.is_owned() {
+            return Err(Error::NotOwned);
+        }
+        // Relaxed: only the owner touches `count`.
+        let count = self.count.load(Ordering::Relaxed) - 1;
+        if count == 0 {
+            self.give_up_ownership();
+        } else {
+            self.count.store(count, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Whether the calling thread owns the lock (Python's `_is_owned()`).
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// assert!(!r.is_owned());
+    /// let _g = r.lock();
+    /// assert!(r.is_owned());
+    /// ```
+    #[inline]
+    pub fn is_owned(&self) -> bool {
+        // Relaxed: see the module docs; only we ever store our own id.
+        self.owner.load(Ordering::Relaxed) == thread_id()
+    }
+
+    /// The calling thread's recursion depth: 0 if it does not own the lock
+    /// (Python's `_recursion_count()`).
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// assert_eq!(r.recursion_count(), 0);
+    /// let _a = r.lock();
+    /// let _b = r.lock();
+    /// assert_eq!(r.recursion_count(), 2);
+    /// ```
+    #[inline]
+    pub fn recursion_count(&self) -> usize {
+        if self.is_owned() {
+            // Relaxed: only the owner (us) touches `count`.
+            self.count.load(Ordering::Relaxed) as usize
+        } else {
+            0
+        }
+    }
+
+    /// Whether any thread owns the lock (Python 3.14's `RLock.locked()`).
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// assert!(!r.locked());
+    /// ```
+    #[inline]
+    pub fn locked(&self) -> bool {
+        self.lock.locked()
+    }
+
+    /// Acquires and returns a guard that releases one level on drop.
+    /// The guard is `!Send`: an RLock must be released by its owner.
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// let outer = r.lock();
+    /// let inner = r.lock();
+    /// drop(inner);
+    /// assert!(r.is_owned());
+    /// drop(outer);
+    /// assert!(!r.locked());
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> RLockGuard<'_> {
+        self.acquire();
+        RLockGuard::new(self)
+    }
+
+    /// A guard if the lock can be taken (or re-entered) now.
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// assert!(r.try_lock().is_some());
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<RLockGuard<'_>> {
+        self.try_acquire().then(|| RLockGuard::new(self))
+    }
+
+    /// A guard if the lock is taken within `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = pysync::RLock::new();
+    /// assert!(r.lock_timeout(Duration::from_millis(1)).is_some());
+    /// ```
+    #[inline]
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
+        self.acquire_timeout(timeout).then(|| RLockGuard::new(self))
+    }
+
+    /// A guard if the lock is taken by `deadline`.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let r = pysync::RLock::new();
+    /// assert!(r.lock_until(Instant::now()).is_some());
+    /// ```
+    #[inline]
+    pub fn lock_until(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
+        self.acquire_until(deadline).then(|| RLockGuard::new(self))
+    }
+
+    /// Releases every recursion level at once and returns them, for a later
+    /// [`acquire_restore`](RLock::acquire_restore) (Python's
+    /// `_release_save`, what `Condition.wait` does).
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// r.acquire();
+    /// r.acquire();
+    /// let saved = r.release_save().unwrap();
+    /// assert!(!r.locked());
+    /// r.acquire_restore(saved);
+    /// assert_eq!(r.recursion_count(), 2);
+    /// # r.release().unwrap(); r.release().unwrap();
+    /// ```
+    pub fn release_save(&self) -> Result<RLockSaved, Error> {
+        if !self.is_owned() {
+            return Err(Error::NotOwned);
+        }
+        // Relaxed: only the owner touches `count`.
+        let count = self.count.load(Ordering::Relaxed);
+        self.give_up_ownership();
+        Ok(RLockSaved { count })
+    }
+
+    /// Blocks until the lock is acquired, then restores the recursion depth
+    /// saved by [`release_save`](RLock::release_save) (Python's
+    /// `_acquire_restore`).
+    pub fn acquire_restore(&self, saved: RLockSaved) {
+        self.lock.acquire();
+        self.restore_owned(saved);
+    }
+
+    // ----- internals -------------------------------------------------------
+
+    /// Re-entry by the owner: bumps the depth and returns true.
+    #[inline]
+    fn reenter(&self, me: usize) -> bool {
+        // Relaxed: see the module docs.
+        if self.owner.load(Ordering::Relaxed) != me {
+            return false;
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let count = count
+            .checked_add(1)
+            .expect("RLock recursion depth overflow (u32::MAX)");
+        self.count.store(count, Ordering::Relaxed);
+        true
+    }
+
+    #[inline]
+    fn acquire_with(&self, take: impl FnOnce(&Lock) -> bool) -> bool {
+        let me = thread_id();
+        if self.reenter(me) {
+            return true;
+        }
+        if take(&self.lock) {
+            self.became_owner(me, 1);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records ownership right after `lock` was acquired.
+    #[inline]
+    fn became_owner(&self, me: usize, count: u32) {
+        // Relaxed: ordered after the acquire of `lock`; see the module docs.
+        self.owner.store(me, Ordering::Relaxed);
+        self.count.store(count, Ordering::Relaxed);
+    }
+
+    /// Drops ownership and frees `lock`.
+    #[inline]
+    fn give_up_ownership(&self) {
+        // Relaxed: ordered before the Release in `lock.release()`.
+        self.count.store(0, Ordering::Relaxed);
+        self.owner.store(0, Ordering::Relaxed);
+        // We held `lock` (we were the owner), so this cannot fail.
+        let released = self.lock.release();
+        debug_assert!(released.is_ok());
+    }
+
+    /// The inner lock, whose key a Condition requeues its waiters onto.
+    pub(crate) fn raw_lock(&self) -> &Lock {
+        &self.lock
+    }
+
+    /// Restores ownership after the inner lock was acquired by the caller.
+    pub(crate) fn restore_owned(&self, saved: RLockSaved) {
+        self.became_owner(thread_id(), saved.count);
+    }
+}
+
+impl Default for RLock {
+    /// An unowned RLock.
+    fn default() -> RLock {
+        RLock::new()
+    }
+}
+
+impl fmt::Debug for RLock {
+    /// Shows whether it is locked and whether the caller owns it, without
+    /// touching the lock.
+    ///
+    /// ```
+    /// let r = pysync::RLock::new();
+    /// assert_eq!(format!("{r:?}"), "RLock { locked: false, owned_by_caller: false, recursion_count: 0 }");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLock")
+            .field("locked", &self.locked())
+            .field("owned_by_caller", &self.is_owned())
+            .field("recursion_count", &self.recursion_count())
+            .finish()
+    }
+}
+
+/// RAII guard of an [`RLock`]: releases one recursion level on drop.
+///
+/// `!Send`: only the owning thread may release an RLock.
+///
+/// ```
+/// let r = pysync::RLock::new();
+/// let g = r.lock();
+/// assert_eq!(r.recursion_count(), 1);
+/// drop(g);
+/// assert_eq!(r.recursion_count(), 0);
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RLockGuard<'a> {
+    rlock: &'a RLock,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'a> RLockGuard<'a> {
+    fn new(rlock: &'a RLock) -> Self {
+        RLockGuard { rlock, _not_send: PhantomData }
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // The guard proves one level is held by this thread, unless the
+        // caller also released it by hand; then there is nothing left to do.
+        let _ = self.rlock.release();
+    }
+}
+
+impl fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLockGuard").field("rlock", self.rlock).finish()
+    }
+}
+
+/// The thread-id source for [`ReentrantMutex`]: the same id [`RLock`] uses.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RawThreadId;
+
+// SAFETY: `thread_id` is the address of a thread-local byte, non-zero and
+// distinct among live threads, and stable for the thread's life.
+unsafe impl lock_api::GetThreadId for RawThreadId {
+    const INIT: RawThreadId = RawThreadId;
+
+    #[inline]
+    fn nonzero_thread_id(&self) -> core::num::NonZeroUsize {
+        core::num::NonZeroUsize::new(thread_id()).expect("TLS address is never null")
+    }
+}
+
+/// A re-entrant mutex protecting data, built on the same raw [`Lock`]:
+/// `lock_api::ReentrantMutex<Lock, RawThreadId, T>`.
+///
+/// ```
+/// let m = pysync::ReentrantMutex::new(5);
+/// let a = m.lock();
+/// let b = m.lock(); // same thread: no deadlock
+/// assert_eq!(*a + *b, 10);
+/// ```
+#[cfg(not(loom))]
+pub type ReentrantMutex<T> = lock_api::ReentrantMutex<Lock, RawThreadId, T>;
+
+/// The guard of a [`ReentrantMutex`].
+#[cfg(not(loom))]
+pub type ReentrantMutexGuard<'a, T> = lock_api::ReentrantMutexGuard<'a, Lock, RawThreadId, T>;
