@@ -241,7 +241,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<LockGuard<'_>> {
-        self.try_acquire().then_some(LockGuard { lock: self })
+        self.try_acquire().then(|| LockGuard { lock: self })
     }
 
     /// A guard if the lock is acquired within `timeout`.
@@ -254,7 +254,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.acquire_timeout(timeout).then_some(LockGuard { lock: self })
+        self.acquire_timeout(timeout).then(|| LockGuard { lock: self })
     }
 
     /// A guard if the lock is acquired by `deadline`.
@@ -266,7 +266,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn lock_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
-        self.acquire_until(deadline).then_some(LockGuard { lock: self })
+        self.acquire_until(deadline).then(|| LockGuard { lock: self })
     }
 
     // ----- internals -------------------------------------------------------
