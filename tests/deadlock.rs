@@ -1,0 +1,197 @@
+//! The deadlock detector: `cargo test --features deadlock_detection --test deadlock`.
+//!
+//! `check_deadlock` is process-wide and final (reported threads stay blocked
+//! for ever), so the tests here run one at a time (`SERIAL`) and never share
+//! locks.
+#![cfg(feature = "deadlock_detection")]
+
+use pysync::deadlock::{DeadlockedThread, check_deadlock};
+use pysync::{Lock, RLock};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Polls the detector until it reports something (or 20 s pass).
+fn wait_for_cycle() -> Vec<Vec<DeadlockedThread>> {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = check_deadlock();
+        if !found.is_empty() || Instant::now() > give_up {
+            return found;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ids(cycle: &[DeadlockedThread]) -> HashSet<ThreadId> {
+    cycle.iter().map(DeadlockedThread::thread_id).collect()
+}
+
+/// Two threads take the same two locks in opposite orders (the `acquire`s
+/// are done by `take`, which is where the threads end up blocked).
+fn opposite_order<L: Send + Sync + 'static>(
+    a: L,
+    b: L,
+    take: fn(&L),
+) -> (HashSet<ThreadId>, Vec<Vec<DeadlockedThread>>) {
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let both_hold_one = Arc::new(Barrier::new(2));
+    let spawn = |first: Arc<L>, second: Arc<L>, both: Arc<Barrier>| {
+        thread::spawn(move || {
+            take(&first);
+            both.wait();
+            take(&second); // blocks for ever: the detector keeps it parked
+            unreachable!("a deadlocked thread came back");
+        })
+    };
+    let t1 = spawn(Arc::clone(&a), Arc::clone(&b), Arc::clone(&both_hold_one));
+    let t2 = spawn(b, a, both_hold_one);
+    let expected: HashSet<ThreadId> = [t1.thread().id(), t2.thread().id()].into();
+    // t1 and t2 are never joined: they stay blocked until the process exits.
+    (expected, wait_for_cycle())
+}
+
+#[test]
+fn two_locks_taken_in_opposite_order_are_reported() {
+    let _serial = serial();
+    let (expected, cycles) = opposite_order(Lock::new(), Lock::new(), Lock::acquire);
+    assert_eq!(cycles.len(), 1, "one cycle");
+    assert_eq!(ids(&cycles[0]), expected, "the two threads, nobody else");
+    for t in &cycles[0] {
+        // The backtrace starts where it blocked: in Lock::acquire.
+        let top: Vec<&str> = t.frames().iter().map(|f| f.function()).collect();
+        assert!(
+            top.iter()
+                .take(4)
+                .any(|f| f.starts_with("pysync::lock::Lock::")),
+            "{t}"
+        );
+        assert!(t.to_string().starts_with("thread ThreadId("), "{t}");
+    }
+    // Reported once: the threads are out of the wait queues now.
+    assert!(check_deadlock().is_empty());
+}
+
+#[test]
+fn two_rlocks_taken_in_opposite_order_are_reported() {
+    let _serial = serial();
+    // Re-entry first: the cycle is about ownership, not depth.
+    let (expected, cycles) = opposite_order(RLock::new(), RLock::new(), |r: &RLock| {
+        r.acquire();
+        if r.recursion_count() == 1 {
+            r.acquire();
+        }
+    });
+    assert_eq!(cycles.len(), 1, "one cycle");
+    assert_eq!(ids(&cycles[0]), expected);
+    assert!(check_deadlock().is_empty());
+}
+
+#[test]
+fn locks_taken_in_one_order_are_never_reported() {
+    let _serial = serial();
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 3_000;
+    let a = Arc::new(Lock::new());
+    let b = Arc::new(RLock::new());
+    let done = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (a, b, done) = (Arc::clone(&a), Arc::clone(&b), Arc::clone(&done));
+            thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    // Always a, then b: contended (so threads really park,
+                    // without timeout), but never a cycle.
+                    a.acquire();
+                    b.acquire();
+                    b.release().unwrap();
+                    a.release().unwrap();
+                    b.acquire();
+                    thread::yield_now();
+                    b.release().unwrap();
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let mut checks = 0;
+    while done.load(Ordering::Relaxed) < THREADS {
+        let found = check_deadlock();
+        assert!(found.is_empty(), "false report: {found:?}");
+        checks += 1;
+        thread::sleep(Duration::from_millis(1));
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(checks > 0);
+    assert!(check_deadlock().is_empty());
+}
+
+#[test]
+fn a_lock_released_by_another_thread_closes_no_false_cycle() {
+    let _serial = serial();
+    // `l` is acquired by A but released (legally) by the main thread while A
+    // is blocked on `m`; main then takes `l` itself and C, holding `m`,
+    // waits for `l`. Nobody is deadlocked (main runs and will release `l`),
+    // but a detector that still counted `l` as A's would see
+    // A → m → C → l → A and stop A and C for ever.
+    let l = Arc::new(Lock::new());
+    let m = Arc::new(Lock::new());
+    let c_holds_m = Arc::new(Barrier::new(2));
+    let a_holds_l = Arc::new(Barrier::new(2));
+    let c = {
+        let (l, m, c_holds_m) = (Arc::clone(&l), Arc::clone(&m), Arc::clone(&c_holds_m));
+        thread::spawn(move || {
+            m.acquire();
+            c_holds_m.wait();
+            c_holds_m.wait(); // main has taken l
+            l.acquire();
+            l.release().unwrap();
+            m.release().unwrap();
+        })
+    };
+    c_holds_m.wait();
+    let a = {
+        let (l, m, a_holds_l) = (Arc::clone(&l), Arc::clone(&m), Arc::clone(&a_holds_l));
+        thread::spawn(move || {
+            l.acquire();
+            a_holds_l.wait();
+            m.acquire(); // blocks until C is done
+            m.release().unwrap();
+        })
+    };
+    a_holds_l.wait();
+    let parked = |l: &Lock| {
+        // Give the thread time to spin out and park.
+        thread::sleep(Duration::from_millis(100));
+        assert!(l.locked());
+    };
+    parked(&m); // A is (about to be) blocked on m
+    l.release().unwrap(); // on A's behalf: a Lock is not owned
+    l.acquire(); // now main holds l
+    c_holds_m.wait();
+    parked(&l); // C is (about to be) blocked on l
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        let found = check_deadlock();
+        assert!(found.is_empty(), "false report: {found:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+    l.release().unwrap();
+    c.join().unwrap();
+    a.join().unwrap();
+    // Once A has run again its record is clean: detection works again.
+    assert!(check_deadlock().is_empty());
+    let (expected, cycles) = opposite_order(Lock::new(), Lock::new(), Lock::acquire);
+    assert_eq!(cycles.len(), 1);
+    assert_eq!(ids(&cycles[0]), expected);
+}
