@@ -23,6 +23,8 @@
 #![allow(dead_code)]
 
 mod deadline;
+#[cfg(all(feature = "deadlock_detection", not(loom)))]
+pub mod deadlock;
 mod error;
 mod park;
 mod sync;

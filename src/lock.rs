@@ -112,6 +112,7 @@ impl Lock {
         if !self.try_fast() {
             self.acquire_slow(None);
         }
+        self.note_acquired(true);
     }
 
     /// Acquires the lock if it is free, without blocking
@@ -136,7 +137,7 @@ impl Lock {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return self.note_acquired(true),
                 Err(s) => state = s,
             }
         }
@@ -153,7 +154,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.try_fast() || self.acquire_slow(deadline::after(timeout))
+        self.note_acquired(self.try_fast() || self.acquire_slow(deadline::after(timeout)))
     }
 
     /// Waits until `deadline` for the lock; a deadline in the past is a try.
@@ -166,7 +167,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn acquire_until(&self, deadline: Instant) -> bool {
-        self.try_fast() || self.acquire_slow(Some(deadline))
+        self.note_acquired(self.try_fast() || self.acquire_slow(Some(deadline)))
     }
 
     /// Releases the lock, from any thread (Python's `release()`).
@@ -282,6 +283,9 @@ impl Lock {
 
     #[inline]
     fn release_with(&self, force_fair: bool) -> Result<(), Error> {
+        // Deadlock detector: drop the record before the release, as
+        // parking_lot_core asks (nothing when the feature is off).
+        park::release_resource(self.key());
         // Release: publishes the critical section to the next acquirer.
         match self
             .state
@@ -452,7 +456,19 @@ impl Lock {
     pub(crate) fn acquire_after_wake(&self, token: UnparkToken) {
         if token != TOKEN_HANDOFF {
             self.acquire();
+        } else {
+            self.note_acquired(true);
         }
+    }
+
+    /// Tells the deadlock detector that this thread acquired the lock when
+    /// `acquired` (nothing when the feature is off); returns `acquired`.
+    #[inline(always)]
+    fn note_acquired(&self, acquired: bool) -> bool {
+        if acquired {
+            park::acquire_resource(self.key());
+        }
+        acquired
     }
 }
 

@@ -42,7 +42,46 @@ mod backend;
 mod backend;
 
 #[allow(unused_imports)]
-pub(crate) use backend::{park, unpark_all, unpark_filter, unpark_one, unpark_requeue};
+pub(crate) use backend::{unpark_all, unpark_filter, unpark_one, unpark_requeue};
+
+#[cfg(not(all(feature = "deadlock_detection", not(loom))))]
+pub(crate) use backend::park;
+
+/// With deadlock detection: `backend::park`, with the parking thread marked
+/// as blocked for the detector's bookkeeping (see `crate::deadlock`).
+#[cfg(all(feature = "deadlock_detection", not(loom)))]
+#[inline]
+pub(crate) fn park(
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    timed_out: impl FnOnce(usize, bool),
+    token: ParkToken,
+    deadline: Option<std::time::Instant>,
+) -> ParkResult {
+    let _blocked = crate::deadlock::Blocked::enter(deadline.is_none());
+    backend::park(key, validate, before_sleep, timed_out, token, deadline)
+}
+
+/// Deadlock detector: the calling thread now holds the lock whose parking key
+/// is `key` (threads blocked on `key` wait for it). Call right after every
+/// successful acquisition, never from a seam callback. Compiled to nothing
+/// unless the `deadlock_detection` feature is on (and always under loom).
+#[inline(always)]
+pub(crate) fn acquire_resource(_key: usize) {
+    #[cfg(all(feature = "deadlock_detection", not(loom)))]
+    crate::deadlock::acquired(_key);
+}
+
+/// Deadlock detector: the lock whose parking key is `key` is about to be
+/// released, by the calling thread or (a `Lock` is not owned) another one.
+/// Call right before every release, never from a seam callback. Compiled to
+/// nothing unless the `deadlock_detection` feature is on (and under loom).
+#[inline(always)]
+pub(crate) fn release_resource(_key: usize) {
+    #[cfg(all(feature = "deadlock_detection", not(loom)))]
+    crate::deadlock::releasing(_key);
+}
 
 /// The key of a state word: its address.
 #[inline]
