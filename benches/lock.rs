@@ -85,13 +85,20 @@ fn contended(c: &mut Criterion) {
                 })
             })
         });
-        g.bench_with_input(BenchmarkId::new("parking_lot", threads), &threads, |b, &t| {
-            b.iter_custom(|iters| {
-                run_threads(Arc::new(parking_lot::Mutex::new(0u64)), t, iters * OPS, |m| {
-                    work(&mut m.lock())
+        g.bench_with_input(
+            BenchmarkId::new("parking_lot", threads),
+            &threads,
+            |b, &t| {
+                b.iter_custom(|iters| {
+                    run_threads(
+                        Arc::new(parking_lot::Mutex::new(0u64)),
+                        t,
+                        iters * OPS,
+                        |m| work(&mut m.lock()),
+                    )
                 })
-            })
-        });
+            },
+        );
         g.bench_with_input(BenchmarkId::new("std", threads), &threads, |b, &t| {
             b.iter_custom(|iters| {
                 run_threads(Arc::new(std::sync::Mutex::new(0u64)), t, iters * OPS, |m| {

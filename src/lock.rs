@@ -259,7 +259,8 @@ impl Lock {
     /// ```
     #[inline]
     pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.acquire_timeout(timeout).then(|| LockGuard { lock: self })
+        self.acquire_timeout(timeout)
+            .then(|| LockGuard { lock: self })
     }
 
     /// A guard if the lock is acquired by `deadline`.
@@ -271,7 +272,8 @@ impl Lock {
     /// ```
     #[inline]
     pub fn lock_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
-        self.acquire_until(deadline).then(|| LockGuard { lock: self })
+        self.acquire_until(deadline)
+            .then(|| LockGuard { lock: self })
     }
 
     // ----- internals -------------------------------------------------------
@@ -334,16 +336,16 @@ impl Lock {
             }
             // Announce that we will park. Relaxed: the queue lock orders
             // this with the releaser, which re-reads the byte under it.
-            if state & PARKED_BIT == 0 {
-                if let Err(s) = self.state.compare_exchange_weak(
+            if state & PARKED_BIT == 0
+                && let Err(s) = self.state.compare_exchange_weak(
                     state,
                     state | PARKED_BIT,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
-                ) {
-                    state = s;
-                    continue;
-                }
+                )
+            {
+                state = s;
+                continue;
             }
             match self.park_waiter(deadline) {
                 // The releaser handed us the lock: it stayed locked for us.
@@ -558,7 +560,9 @@ impl Drop for LockGuard<'_> {
 
 impl fmt::Debug for LockGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LockGuard").field("lock", self.lock).finish()
+        f.debug_struct("LockGuard")
+            .field("lock", self.lock)
+            .finish()
     }
 }
 

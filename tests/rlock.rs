@@ -53,13 +53,21 @@ fn release_by_non_owner_is_an_error_and_changes_nothing() {
     r.acquire();
     let r2 = Arc::clone(&r);
     let (res, owned, count, locked) = thread::spawn(move || {
-        (r2.release(), r2.is_owned(), r2.recursion_count(), r2.locked())
+        (
+            r2.release(),
+            r2.is_owned(),
+            r2.recursion_count(),
+            r2.locked(),
+        )
     })
     .join()
     .unwrap();
     assert_eq!(res, Err(Error::NotOwned));
     assert!(!owned);
-    assert_eq!(count, 0, "recursion_count is the caller's, 0 for non-owners");
+    assert_eq!(
+        count, 0,
+        "recursion_count is the caller's, 0 for non-owners"
+    );
     assert!(locked);
     assert_eq!(r.recursion_count(), 2);
     r.release().unwrap();

@@ -18,7 +18,10 @@ unsafe impl Sync for Guarded {}
 
 impl Guarded {
     fn new() -> Arc<Self> {
-        Arc::new(Guarded { lock: Lock::new(), data: UnsafeCell::new(0) })
+        Arc::new(Guarded {
+            lock: Lock::new(),
+            data: UnsafeCell::new(0),
+        })
     }
 
     /// Increments `data`; the caller holds `lock`.

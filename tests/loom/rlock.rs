@@ -16,7 +16,10 @@ unsafe impl Sync for Guarded {}
 #[test]
 fn reentry_and_owner_checks() {
     loom::model(|| {
-        let g = Arc::new(Guarded { lock: RLock::new(), data: UnsafeCell::new(0) });
+        let g = Arc::new(Guarded {
+            lock: RLock::new(),
+            data: UnsafeCell::new(0),
+        });
         let t = {
             let g = g.clone();
             thread::spawn(move || {
