@@ -22,10 +22,15 @@
 //!
 //! # Fairness
 //! A parked waiter carries a fairness deadline (a randomised ~1 ms after it
-//! parked) in its park token. A release that finds the longest waiter past
-//! its deadline hands the lock to it directly (the byte stays locked and the
-//! waiter returns owning it), so no thread starves under a tight
-//! acquire/release loop. [`Lock::release_fair`] always hands off.
+//! parked) in its park token, and each lock has a fairness timer (shared by
+//! address hash, like parking_lot_core 0.9's per-bucket one) that becomes due
+//! a randomised ~1 ms after the last hand-off. A release that finds the timer
+//! due and the longest waiter past its deadline hands the lock to it directly
+//! (the byte stays locked and the waiter returns owning it), so no thread
+//! starves under a tight acquire/release loop, while hand-offs (which cost a
+//! context switch with the lock held) stay rare enough not to cause a convoy.
+//! Other releases free the lock first and then wake a waiter, like
+//! parking_lot. [`Lock::release_fair`] always hands off.
 
 use crate::deadline;
 use crate::error::Error;
@@ -255,7 +260,8 @@ impl Lock {
     /// ```
     #[inline]
     pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.acquire_timeout(timeout).then(|| LockGuard { lock: self })
+        self.acquire_timeout(timeout)
+            .then(|| LockGuard { lock: self })
     }
 
     /// A guard if the lock is acquired by `deadline`.
@@ -267,7 +273,8 @@ impl Lock {
     /// ```
     #[inline]
     pub fn lock_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
-        self.acquire_until(deadline).then(|| LockGuard { lock: self })
+        self.acquire_until(deadline)
+            .then(|| LockGuard { lock: self })
     }
 
     // ----- internals -------------------------------------------------------
@@ -333,16 +340,16 @@ impl Lock {
             }
             // Announce that we will park. Relaxed: the queue lock orders
             // this with the releaser, which re-reads the byte under it.
-            if state & PARKED_BIT == 0 {
-                if let Err(s) = self.state.compare_exchange_weak(
+            if state & PARKED_BIT == 0
+                && let Err(s) = self.state.compare_exchange_weak(
                     state,
                     state | PARKED_BIT,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
-                ) {
-                    state = s;
-                    continue;
-                }
+                )
+            {
+                state = s;
+                continue;
             }
             match self.park_waiter(deadline) {
                 // The releaser handed us the lock: it stayed locked for us.
@@ -377,11 +384,39 @@ impl Lock {
     #[cold]
     #[inline(never)]
     fn release_slow(&self, force_fair: bool) -> Result<(), Error> {
+        if force_fair || park::fair::due(self.key()) {
+            return self.release_handing_off(force_fair);
+        }
+        // Unfair release (the common case): free the lock first, so that a
+        // running thread can take it while we wake a waiter, then wake the
+        // longest waiter to retry. Release: publishes the critical section.
+        let prev = self.state.fetch_and(!LOCKED_BIT, Ordering::Release);
+        if prev & LOCKED_BIT == 0 {
+            // Two threads raced to release one acquisition: report it.
+            return Err(Error::ReleaseUnlocked);
+        }
+        park::unpark_one(self.key(), |result| {
+            // Under the queue lock: nobody else can be queueing, so an empty
+            // queue means the bit can go. LOCKED_BIT is left alone: another
+            // thread may hold the lock by now.
+            if !result.have_more_threads {
+                self.clear_parked_bit();
+            }
+            TOKEN_RETRY
+        });
+        Ok(())
+    }
+
+    /// The release that may hand the lock to the longest waiter: always for
+    /// `release_fair`, and when the lock's fairness timer is due if the
+    /// longest waiter has waited past its own fairness deadline.
+    fn release_handing_off(&self, force_fair: bool) -> Result<(), Error> {
+        let key = self.key();
         let handoff = core::cell::Cell::new(false);
         let mut first = true;
         let mut released = Ok(());
         park::unpark_filter(
-            self.key(),
+            key,
             |token| {
                 // FIFO: only the longest waiter is considered.
                 if !first {
@@ -397,8 +432,9 @@ impl Lock {
                     // woken thread, whose wake-up (through the queue lock)
                     // orders our critical section before its own.
                     if !result.have_more_threads {
-                        self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
+                        self.clear_parked_bit();
                     }
+                    park::fair::handed_off(key);
                     return TOKEN_HANDOFF;
                 }
                 let mask = if result.have_more_threads {
@@ -540,7 +576,9 @@ impl Drop for LockGuard<'_> {
 
 impl fmt::Debug for LockGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LockGuard").field("lock", self.lock).finish()
+        f.debug_struct("LockGuard")
+            .field("lock", self.lock)
+            .finish()
     }
 }
 

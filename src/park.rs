@@ -95,16 +95,11 @@ pub(crate) mod fair {
     use super::ParkToken;
 
     /// A park token holding this waiter's fairness deadline: now plus a
-    /// randomised 0.5–1.5 ms (WebKit randomises, CPython uses 1 ms), so a
-    /// thread parked longer than that gets the lock handed to it.
+    /// randomised 0.5–1.5 ms (WebKit randomises, CPython uses 1 ms).
     #[cfg(not(loom))]
     #[inline]
     pub(crate) fn token() -> ParkToken {
-        let now = now_ns();
-        // Cheap per-call jitter from the clock's low bits (a multiplicative
-        // hash); it only needs to avoid lock-step, not to be random.
-        let jitter = (now.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 44) % 1_000_000;
-        ParkToken((now + 500_000 + jitter) as usize)
+        ParkToken(deadline_from(now_ns()) as usize)
     }
 
     /// Whether a waiter's fairness deadline (from [`token`]) has passed.
@@ -112,6 +107,46 @@ pub(crate) mod fair {
     #[inline]
     pub(crate) fn owed(token: ParkToken) -> bool {
         now_ns() >= token.0 as u64
+    }
+
+    /// Whether the fairness timer of the primitive at `key` is due, i.e. a
+    /// release may consider handing off (at most about once per ms per key).
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn due(key: usize) -> bool {
+        // Relaxed: a heuristic clock reading; it orders nothing.
+        now_ns() >= timer(key).load(Ordering::Relaxed)
+    }
+
+    /// Records a hand-off at `key`: its timer is next due ~1 ms from now.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn handed_off(key: usize) {
+        // Relaxed: as above.
+        timer(key).store(deadline_from(now_ns()), Ordering::Relaxed);
+    }
+
+    #[cfg(not(loom))]
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Fairness timers, shared by address hash (a collision only makes a
+    /// hand-off a little more or less frequent).
+    #[cfg(not(loom))]
+    fn timer(key: usize) -> &'static AtomicU64 {
+        use crossbeam_utils::CachePadded;
+        const SLOTS: usize = 64;
+        static TIMERS: [CachePadded<AtomicU64>; SLOTS] =
+            [const { CachePadded::new(AtomicU64::new(0)) }; SLOTS];
+        &TIMERS[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) % SLOTS]
+    }
+
+    /// `now` plus 0.5–1.5 ms of jitter from the clock's low bits (a
+    /// multiplicative hash: it only needs to avoid lock-step, not to be
+    /// random).
+    #[cfg(not(loom))]
+    fn deadline_from(now: u64) -> u64 {
+        let jitter = (now.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 44) % 1_000_000;
+        now + 500_000 + jitter
     }
 
     #[cfg(not(loom))]
@@ -133,4 +168,12 @@ pub(crate) mod fair {
     pub(crate) fn owed(_token: ParkToken) -> bool {
         false
     }
+
+    #[cfg(loom)]
+    pub(crate) fn due(_key: usize) -> bool {
+        false
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn handed_off(_key: usize) {}
 }

@@ -394,7 +394,10 @@ pub struct RLockGuard<'a> {
 
 impl<'a> RLockGuard<'a> {
     fn new(rlock: &'a RLock) -> Self {
-        RLockGuard { rlock, _not_send: PhantomData }
+        RLockGuard {
+            rlock,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -409,7 +412,9 @@ impl Drop for RLockGuard<'_> {
 
 impl fmt::Debug for RLockGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RLockGuard").field("rlock", self.rlock).finish()
+        f.debug_struct("RLockGuard")
+            .field("rlock", self.rlock)
+            .finish()
     }
 }
 
