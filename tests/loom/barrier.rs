@@ -117,3 +117,40 @@ fn wait_vs_reset_then_round() {
         assert!(!b.broken());
     });
 }
+
+/// A timed party (maybe a straggler of the action), the last arrival and an
+/// `abort` race: the two parties agree, the barrier ends broken, and nobody
+/// stays parked.
+#[test]
+fn straggler_vs_abort() {
+    loom::model(|| {
+        let b = Arc::new(Barrier::with_action(2, || {}));
+        let (b1, b2) = (Arc::clone(&b), Arc::clone(&b));
+        let t1 = thread::spawn(move || b1.wait_timeout(T));
+        let t2 = thread::spawn(move || b2.abort());
+        let mine = b.wait();
+        let theirs = t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(mine.is_ok(), theirs.is_ok(), "{mine:?} {theirs:?}");
+        assert!(b.broken());
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+/// Two timed parties of a barrier with an action race a `reset`: the
+/// parties agree (a reset while they wait or while the action runs fails the
+/// round for both), and nobody stays parked.
+#[test]
+fn timed_parties_vs_reset() {
+    loom::model(|| {
+        let b = Arc::new(Barrier::with_action(2, || {}));
+        let (b1, b2) = (Arc::clone(&b), Arc::clone(&b));
+        let t1 = thread::spawn(move || b1.wait_timeout(T));
+        let t2 = thread::spawn(move || b2.reset());
+        let mine = b.wait_timeout(T);
+        let theirs = t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(mine.is_ok(), theirs.is_ok(), "{mine:?} {theirs:?}");
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
