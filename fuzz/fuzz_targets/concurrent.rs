@@ -35,6 +35,10 @@ fn racy_increment(c: &AtomicUsize) {
     c.store(v + 1, Ordering::Relaxed);
 }
 
+/// The per-thread state of a subject that needs none.
+#[derive(Default)]
+struct NoLocal;
+
 /// A shared primitive under test.
 trait Subject: Sync {
     type Op: std::fmt::Debug;
@@ -161,9 +165,9 @@ struct RLockSubject {
 
 impl Subject for RLockSubject {
     type Op = RLockOp;
-    type Local = ();
+    type Local = NoLocal;
 
-    fn apply(&self, op: &RLockOp, (): &mut ()) {
+    fn apply(&self, op: &RLockOp, _: &mut NoLocal) {
         match *op {
             RLockOp::Nested(us, depth) => {
                 assert!(!self.rlock.is_owned());
@@ -191,7 +195,7 @@ impl Subject for RLockSubject {
         }
     }
 
-    fn finish(&self, (): ()) {
+    fn finish(&self, _: NoLocal) {
         assert!(!self.rlock.is_owned());
     }
 
@@ -239,9 +243,9 @@ impl BarrierSubject {
 
 impl Subject for BarrierSubject {
     type Op = BarrierOp;
-    type Local = ();
+    type Local = NoLocal;
 
-    fn apply(&self, op: &BarrierOp, (): &mut ()) {
+    fn apply(&self, op: &BarrierOp, _: &mut NoLocal) {
         match *op {
             BarrierOp::WaitTimeout(us) => match self.barrier.wait_timeout(short(us)) {
                 Ok(i) => {
@@ -255,7 +259,7 @@ impl Subject for BarrierSubject {
         }
     }
 
-    fn finish(&self, (): ()) {}
+    fn finish(&self, _: NoLocal) {}
 
     fn check(&self) {
         // Nobody is inside `wait` any more.
