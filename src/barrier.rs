@@ -1,1 +1,842 @@
-//! (in progress)
+//! [`Barrier`]: Python's `threading.Barrier`, reusable, breakable, with an
+//! action and timeouts.
+//!
+//! # State
+//!
+//! Every field below is read and written **only under the parking queue lock**
+//! of the barrier's key (inside the seam's `validate`, `timed_out` and
+//! `callback` closures). That lock is the barrier's state lock, so arriving
+//! and parking, timing out and deciding what the timeout means, and changing
+//! the state and waking the waiters are each one atomic step. The fields are
+//! atomics only for interior mutability (and so loom sees them); they are all
+//! `Relaxed`, because the queue lock orders them. Outside the lock they are
+//! only read as snapshots (`n_waiting`, `broken`, `Debug`).
+//!
+//! * `state`: `count << 2 | phase`, `count` being the parties that arrived in
+//!   the current round (Python's `_count`, while filling or releasing);
+//! * `generation`: the round number (wrapping, 63 bits on 64-bit targets);
+//! * `owed`: `n << 1 | DRAIN_OK`: `n` parties of the releasing round are out
+//!   of the queue and still owed their result, which is `DRAIN_OK`.
+//!
+//! | phase       | Python            | arrivals                        | left by                        |
+//! |-------------|-------------------|---------------------------------|--------------------------------|
+//! | `FILLING`   | `0` filling       | take index `count`, park        | last arrival → `RELEASING`; timeout, `abort` → `BROKEN`; `reset` → `FILLING` (next round) |
+//! | `RELEASING` | (action runs under the lock) | park until it ends   | releaser: → `FILLING` (next round), `DRAINING`, `BROKEN` (action panicked); `abort` → `BROKEN`; `reset` → `DRAINING` |
+//! | `DRAINING`  | `1` draining, `-1` resetting | park until it ends   | last owed party → `FILLING` (next round); `abort` → `BROKEN` |
+//! | `BROKEN`    | `-2` broken       | `Err(BrokenBarrier)`            | `reset` → `FILLING` (next round) or `DRAINING` if parties are owed |
+//!
+//! Waiters learn their result from the **unpark token** the waker hands them
+//! (`TOKEN_OK` / `TOKEN_BROKEN`), so a released waiter never touches the
+//! barrier again and a new round can start at once: Python's draining and
+//! resetting states, which exist there because every waiter must re-take the
+//! lock to decrement `_count`, are needed here only for *stragglers*: waiters
+//! whose timeout fired while the action was running (Python makes those wait
+//! for the lock and then return normally). A straggler is out of the queue, so
+//! nobody can hand it a token; it is counted in `owed`, re-parks without a
+//! timeout, and while any party is owed the round number cannot move, so the
+//! straggler always finds its own round's result.
+//!
+//! # Why a timeout never breaks a completed round
+//! A waiter of round `G` still in the queue when its timeout fires (the seam
+//! runs `timed_out` under the queue lock, after taking it out) sees one of:
+//! `FILLING` of round `G` (nobody completed it: it breaks the barrier), `BROKEN`
+//! (already broken), or `RELEASING` (everyone arrived: it becomes a
+//! straggler and waits for the action's result). Every other transition away
+//! from round `G` wakes all of round `G`'s queued waiters in the same critical
+//! section, so no other state can be seen.
+
+use crate::deadline;
+use crate::error::Error;
+use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
+use crate::sync::{AtomicUsize, Ordering, loom_const_fn};
+use core::cell::Cell;
+use core::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// Parties arrive; the round completes when `count` reaches `parties`.
+const FILLING: usize = 0;
+/// Everyone arrived; the last arrival runs the action and then releases.
+const RELEASING: usize = 1;
+/// Owed stragglers of the last round are collecting their result; arrivals
+/// wait. (Python's draining and resetting.)
+const DRAINING: usize = 2;
+/// Broken until `reset`.
+const BROKEN: usize = 3;
+const PHASE_MASK: usize = 0b11;
+const COUNT_SHIFT: u32 = 2;
+/// The most parties a barrier can have (`count` shares a word with the phase).
+const MAX_PARTIES: usize = usize::MAX >> COUNT_SHIFT;
+
+/// `generation` wraps within 63 (31) bits so it fits a park token with a kind bit.
+const GEN_MASK: usize = usize::MAX >> 1;
+
+/// `owed`: the owed parties' result is success.
+const DRAIN_OK: usize = 1;
+/// `owed`: one owed party.
+const OWED_ONE: usize = 2;
+
+/// Park token kind: a party of the round in the token's generation.
+const KIND_WAIT: usize = 0;
+/// Park token kind: an arrival waiting for the previous round to finish.
+const KIND_ENTER: usize = 1;
+
+/// Unpark token: the round completed.
+const TOKEN_OK: UnparkToken = UnparkToken(0);
+/// Unpark token: the round was broken (or reset).
+const TOKEN_BROKEN: UnparkToken = UnparkToken(1);
+
+/// A thread's park token: its round and kind.
+#[inline]
+fn token(generation: usize, kind: usize) -> ParkToken {
+    ParkToken((generation << 1) | kind)
+}
+
+#[inline]
+fn is_enter(t: ParkToken) -> bool {
+    t.0 & 1 == KIND_ENTER
+}
+
+/// What an arrival found, decided under the queue lock.
+#[derive(Clone, Copy)]
+enum Arrival {
+    /// The barrier is broken.
+    Broken,
+    /// Last to arrive, at this index, in this round: run the action, release.
+    Release(usize, usize),
+    /// Parked as a party, with this index.
+    Wait(usize),
+    /// Parked until the previous round finishes.
+    Enter,
+    /// The park token did not match the state (it changed since we looked):
+    /// try again with the state seen, `(state, generation)`.
+    Retry(usize, usize),
+}
+
+/// What a waiter's timeout meant, decided under the queue lock.
+#[derive(Clone, Copy)]
+enum Timeout {
+    /// Its round was still filling: it broke the barrier.
+    Broke,
+    /// The barrier was already broken.
+    Broken,
+    /// Everyone had arrived and the action runs: wait for its result.
+    Straggle,
+}
+
+/// A barrier with Python's `threading.Barrier` semantics: `parties` threads
+/// wait for each other, then all proceed; reusable round after round.
+///
+/// * [`wait`](Barrier::wait) returns `Ok(index)`, the arrival index in
+///   `0..parties`, unique within a round (the first to arrive gets 0, the
+///   last `parties - 1`), as in Python.
+/// * The optional action ([`with_action`](Barrier::with_action)) runs once per
+///   round, in the last thread to arrive, before anyone is released.
+/// * The barrier **breaks** when a wait times out, when [`abort`](Barrier::abort)
+///   is called, or when the action panics: every thread waiting gets
+///   `Err(Error::BrokenBarrier)`, and so does every later `wait`, until
+///   [`reset`](Barrier::reset).
+/// * Waiting threads park (no spinning); a round is released with one wake-up
+///   call, and released threads never touch the barrier again, so the next
+///   round can start at once.
+///
+/// | Python                          | pysync                                   |
+/// |---------------------------------|------------------------------------------|
+/// | `Barrier(n)`                    | [`Barrier::new(n)`](Barrier::new)        |
+/// | `Barrier(n, action=f)`          | [`Barrier::with_action(n, f)`](Barrier::with_action) |
+/// | `Barrier(n, timeout=t)`         | [`Barrier::with_timeout(n, t)`](Barrier::with_timeout) |
+/// | `b.wait()`                      | [`wait`](Barrier::wait)                  |
+/// | `b.wait(timeout=t)`             | [`wait_timeout`](Barrier::wait_timeout)  |
+/// | `b.reset()`, `b.abort()`        | [`reset`](Barrier::reset), [`abort`](Barrier::abort) |
+/// | `b.parties`, `b.n_waiting`, `b.broken` | [`parties`](Barrier::parties), [`n_waiting`](Barrier::n_waiting), [`broken`](Barrier::broken) |
+/// | `BrokenBarrierError`            | [`Error::BrokenBarrier`]                 |
+///
+/// Differences from Python: a panicking action breaks the barrier and the
+/// panic continues in the thread that ran it (Python re-raises the action's
+/// exception there too); `abort` or `reset` while the action runs make that
+/// round fail for every party (Python blocks them until the action is done);
+/// a timeout is a deadline for the whole call, including any wait for the
+/// previous round's action to finish.
+///
+/// ```
+/// use pysync::Barrier;
+/// use std::sync::Arc;
+/// use std::thread;
+///
+/// let barrier = Arc::new(Barrier::new(3));
+/// let handles: Vec<_> = (0..3)
+///     .map(|_| {
+///         let b = Arc::clone(&barrier);
+///         thread::spawn(move || b.wait().unwrap())
+///     })
+///     .collect();
+/// let mut indices: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// indices.sort();
+/// assert_eq!(indices, [0, 1, 2]);
+/// ```
+pub struct Barrier {
+    state: AtomicUsize,
+    generation: AtomicUsize,
+    owed: AtomicUsize,
+    parties: usize,
+    timeout: Option<Duration>,
+    action: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl Barrier {
+    loom_const_fn! {
+        /// A barrier for `parties` threads (Python's `Barrier(parties)`).
+        ///
+        /// # Panics
+        /// With `parties == 0`: "Barrier needs at least 1 party" (Python raises
+        /// `ValueError`); see [`try_new`](Barrier::try_new) for an `Err`
+        /// instead. Also past `usize::MAX / 4` parties.
+        ///
+        /// ```
+        /// static B: pysync::Barrier = pysync::Barrier::new(1);
+        /// assert_eq!(B.wait(), Ok(0)); // one party never blocks
+        /// ```
+        #[must_use]
+        pub fn new(parties: usize) -> Barrier {
+            if parties == 0 {
+                panic!("Barrier needs at least 1 party");
+            }
+            if parties > MAX_PARTIES {
+                panic!("Barrier has too many parties");
+            }
+            Barrier {
+                state: AtomicUsize::new(FILLING),
+                generation: AtomicUsize::new(0),
+                owed: AtomicUsize::new(0),
+                parties,
+                timeout: None,
+                action: None,
+            }
+        }
+    }
+
+    /// A barrier for `parties` threads, or
+    /// `Err(Error::InvalidArgument("parties must be >= 1"))` for 0 (Python's
+    /// `ValueError`).
+    ///
+    /// ```
+    /// use pysync::{Barrier, Error};
+    /// assert!(matches!(Barrier::try_new(0), Err(Error::InvalidArgument(_))));
+    /// assert_eq!(Barrier::try_new(4).unwrap().parties(), 4);
+    /// ```
+    pub fn try_new(parties: usize) -> Result<Barrier, Error> {
+        if parties == 0 {
+            Err(Error::InvalidArgument("parties must be >= 1"))
+        } else if parties > MAX_PARTIES {
+            Err(Error::InvalidArgument("too many parties"))
+        } else {
+            Ok(Barrier::new(parties))
+        }
+    }
+
+    /// A barrier whose `action` runs once per round, in the last thread to
+    /// arrive, before any thread is released (Python's `action=`).
+    ///
+    /// If the action panics, the barrier breaks (the other parties get
+    /// `Err(Error::BrokenBarrier)`) and the panic continues in the thread
+    /// that ran it.
+    ///
+    /// # Panics
+    /// As [`new`](Barrier::new), with `parties == 0`.
+    ///
+    /// ```
+    /// use pysync::Barrier;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let rounds = Arc::new(AtomicUsize::new(0));
+    /// let r = Arc::clone(&rounds);
+    /// let b = Barrier::with_action(1, move || { r.fetch_add(1, Ordering::Relaxed); });
+    /// b.wait().unwrap();
+    /// b.wait().unwrap();
+    /// assert_eq!(rounds.load(Ordering::Relaxed), 2);
+    /// ```
+    pub fn with_action(parties: usize, action: impl Fn() + Send + Sync + 'static) -> Barrier {
+        Barrier {
+            action: Some(Box::new(action)),
+            ..Barrier::new(parties)
+        }
+    }
+
+    /// A barrier whose [`wait`](Barrier::wait) times out after `default`
+    /// (Python's `timeout=`), which breaks the barrier. `Duration::MAX` means
+    /// no timeout.
+    ///
+    /// # Panics
+    /// As [`new`](Barrier::new), with `parties == 0`.
+    ///
+    /// ```
+    /// use pysync::{Barrier, Error};
+    /// use std::time::Duration;
+    /// let b = Barrier::with_timeout(2, Duration::from_millis(10));
+    /// assert_eq!(b.wait(), Err(Error::BrokenBarrier)); // nobody else came
+    /// assert!(b.broken());
+    /// ```
+    #[must_use]
+    pub fn with_timeout(parties: usize, default: Duration) -> Barrier {
+        Barrier {
+            timeout: Some(default),
+            ..Barrier::new(parties)
+        }
+    }
+
+    /// Both an action and a default timeout (Python's
+    /// `Barrier(parties, action, timeout)`).
+    ///
+    /// # Panics
+    /// As [`new`](Barrier::new), with `parties == 0`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = pysync::Barrier::with_action_and_timeout(1, || {}, Duration::from_secs(1));
+    /// assert_eq!(b.default_timeout(), Some(Duration::from_secs(1)));
+    /// assert_eq!(b.wait(), Ok(0));
+    /// ```
+    pub fn with_action_and_timeout(
+        parties: usize,
+        action: impl Fn() + Send + Sync + 'static,
+        default: Duration,
+    ) -> Barrier {
+        Barrier {
+            timeout: Some(default),
+            ..Barrier::with_action(parties, action)
+        }
+    }
+
+    /// Waits until all parties have called `wait` (Python's `wait()`), or
+    /// until the default timeout, if the barrier has one.
+    ///
+    /// Returns `Ok(index)`, the arrival index in `0..parties`, unique within
+    /// the round; `Err(Error::BrokenBarrier)` if the barrier is or becomes
+    /// broken (aborted, reset while waiting, timed out, or the action
+    /// panicked).
+    ///
+    /// # Panics
+    /// If this thread runs the action and it panics (after breaking the
+    /// barrier).
+    ///
+    /// ```
+    /// use pysync::Barrier;
+    /// use std::thread;
+    ///
+    /// let b = Barrier::new(2);
+    /// thread::scope(|s| {
+    ///     let other = s.spawn(|| b.wait().unwrap());
+    ///     let mine = b.wait().unwrap();
+    ///     assert_eq!(mine + other.join().unwrap(), 0 + 1);
+    /// });
+    /// ```
+    #[inline]
+    pub fn wait(&self) -> Result<usize, Error> {
+        self.wait_inner(self.timeout.and_then(deadline::after))
+    }
+
+    /// Waits at most `timeout` (Python's `wait(timeout)`). If it times out
+    /// before the round completes, the barrier breaks and every party gets
+    /// `Err(Error::BrokenBarrier)`, like Python. `Duration::ZERO` breaks it
+    /// at once unless this is the last party; `Duration::MAX` waits forever.
+    ///
+    /// A timeout that fires once every party has arrived (while the action
+    /// runs, or just as the round is released) does not break the round:
+    /// the waiter gets its round's result.
+    ///
+    /// # Panics
+    /// As [`wait`](Barrier::wait).
+    ///
+    /// ```
+    /// use pysync::{Barrier, Error};
+    /// use std::time::Duration;
+    /// let b = Barrier::new(2);
+    /// assert_eq!(b.wait_timeout(Duration::from_millis(5)), Err(Error::BrokenBarrier));
+    /// assert!(b.broken());
+    /// b.reset();
+    /// assert!(!b.broken());
+    /// ```
+    #[inline]
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, Error> {
+        self.wait_inner(deadline::after(timeout))
+    }
+
+    /// Waits until `deadline`; as [`wait_timeout`](Barrier::wait_timeout).
+    ///
+    /// # Panics
+    /// As [`wait`](Barrier::wait).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let b = pysync::Barrier::new(1);
+    /// assert_eq!(b.wait_until(Instant::now() + Duration::from_millis(5)), Ok(0));
+    /// ```
+    #[inline]
+    pub fn wait_until(&self, deadline: Instant) -> Result<usize, Error> {
+        self.wait_inner(Some(deadline))
+    }
+
+    /// Puts the barrier back in its empty, unbroken state (Python's
+    /// `reset()`). Threads waiting in the current round get
+    /// `Err(Error::BrokenBarrier)`; threads arriving afterwards start a new
+    /// round.
+    ///
+    /// ```
+    /// use pysync::{Barrier, Error};
+    /// let b = Barrier::new(2);
+    /// b.abort();
+    /// assert_eq!(b.wait(), Err(Error::BrokenBarrier));
+    /// b.reset();
+    /// assert!(!b.broken());
+    /// ```
+    pub fn reset(&self) {
+        self.transition(|| {
+            let phase = self.phase();
+            if phase == DRAINING {
+                // Only owed stragglers of a round that already ended are
+                // left: nothing is waiting to be reset (Python: no-op).
+                return;
+            }
+            if self.owed_count() > 0 {
+                // Owed parties must still find their round: keep the round
+                // number until they are gone (Python's resetting state).
+                // Their result stays what it was (`DRAIN_OK` is false while
+                // releasing, so a reset during the action fails its round).
+                self.set_state(DRAINING, 0);
+            } else {
+                self.set_state(FILLING, 0);
+                self.next_generation();
+            }
+        });
+    }
+
+    /// Breaks the barrier (Python's `abort()`): threads waiting now and every
+    /// later `wait` get `Err(Error::BrokenBarrier)` until
+    /// [`reset`](Barrier::reset).
+    ///
+    /// ```
+    /// use pysync::{Barrier, Error};
+    /// use std::thread;
+    ///
+    /// let b = Barrier::new(2);
+    /// thread::scope(|s| {
+    ///     let waiter = s.spawn(|| b.wait());
+    ///     while b.n_waiting() == 0 { thread::yield_now(); }
+    ///     b.abort();
+    ///     assert_eq!(waiter.join().unwrap(), Err(Error::BrokenBarrier));
+    /// });
+    /// assert!(b.broken());
+    /// ```
+    pub fn abort(&self) {
+        self.transition(|| self.set_state(BROKEN, 0));
+    }
+
+    /// The number of threads required to pass the barrier (Python's
+    /// `parties`).
+    ///
+    /// ```
+    /// assert_eq!(pysync::Barrier::new(5).parties(), 5);
+    /// ```
+    #[inline]
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// The number of threads waiting in the current round (Python's
+    /// `n_waiting`); while the action runs, all parties. A snapshot.
+    ///
+    /// ```
+    /// let b = pysync::Barrier::new(3);
+    /// assert_eq!(b.n_waiting(), 0);
+    /// ```
+    #[inline]
+    pub fn n_waiting(&self) -> usize {
+        // Relaxed: a snapshot; `count` and the phase share one word.
+        let s = self.state.load(Ordering::Relaxed);
+        match s & PHASE_MASK {
+            FILLING | RELEASING => s >> COUNT_SHIFT,
+            _ => 0,
+        }
+    }
+
+    /// Whether the barrier is broken (Python's `broken`). A snapshot.
+    ///
+    /// ```
+    /// let b = pysync::Barrier::new(3);
+    /// assert!(!b.broken());
+    /// b.abort();
+    /// assert!(b.broken());
+    /// ```
+    #[inline]
+    pub fn broken(&self) -> bool {
+        self.phase() == BROKEN
+    }
+
+    /// The default timeout of [`wait`](Barrier::wait), if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(pysync::Barrier::new(2).default_timeout(), None);
+    /// let b = pysync::Barrier::with_timeout(2, Duration::from_secs(3));
+    /// assert_eq!(b.default_timeout(), Some(Duration::from_secs(3)));
+    /// ```
+    #[inline]
+    pub fn default_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    // ----- internals -------------------------------------------------------
+    //
+    // Every `Relaxed` access below runs under the queue lock of `key()` (see
+    // the module docs), which orders it; outside the lock only snapshots.
+
+    /// The parking key: the state word's address.
+    #[inline]
+    fn key(&self) -> usize {
+        park::key_of(&self.state)
+    }
+
+    #[inline]
+    fn phase(&self) -> usize {
+        // Relaxed: under the queue lock, or a snapshot.
+        self.state.load(Ordering::Relaxed) & PHASE_MASK
+    }
+
+    fn set_state(&self, phase: usize, count: usize) {
+        // Relaxed: under the queue lock.
+        self.state
+            .store((count << COUNT_SHIFT) | phase, Ordering::Relaxed);
+    }
+
+    fn generation(&self) -> usize {
+        // Relaxed: under the queue lock, or a hint checked under it.
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    fn next_generation(&self) {
+        let g = (self.generation() + 1) & GEN_MASK;
+        // Relaxed: under the queue lock.
+        self.generation.store(g, Ordering::Relaxed);
+    }
+
+    fn owed_count(&self) -> usize {
+        // Relaxed: under the queue lock.
+        self.owed.load(Ordering::Relaxed) >> 1
+    }
+
+    /// An owed party collects its result: `(ok, last)`. Under the queue lock.
+    fn collect(&self) -> (bool, bool) {
+        // Relaxed: under the queue lock.
+        let before = self.owed.fetch_sub(OWED_ONE, Ordering::Relaxed);
+        (before & DRAIN_OK != 0, before >> 1 == 1)
+    }
+
+    /// After the last owed party collected: if the barrier was draining, the
+    /// next round starts. Returns whether arrivals must be woken. Under the
+    /// queue lock.
+    fn end_draining(&self) -> bool {
+        if self.phase() == DRAINING {
+            self.set_state(FILLING, 0);
+            self.next_generation();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Runs `change` under the queue lock and wakes every parked thread with
+    /// `TOKEN_BROKEN` (abort, reset): parties get `Err`, arrivals retry.
+    fn transition(&self, change: impl FnOnce()) {
+        park::unpark_filter(
+            self.key(),
+            |_| FilterOp::Unpark,
+            |_| {
+                change();
+                TOKEN_BROKEN
+            },
+        );
+    }
+
+    /// Wakes the parties of round `generation` (with `token`) and the
+    /// arrivals waiting for a round to end (which ignore it).
+    fn wake_round(&self, generation: usize, tok: UnparkToken) {
+        let mine = token(generation, KIND_WAIT);
+        park::unpark_filter(
+            self.key(),
+            |t| {
+                if t == mine || is_enter(t) {
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Skip
+                }
+            },
+            |_| tok,
+        );
+    }
+
+    /// Wakes the arrivals waiting for a round to end.
+    fn wake_arrivals(&self) {
+        park::unpark_filter(
+            self.key(),
+            |t| {
+                if is_enter(t) {
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Skip
+                }
+            },
+            |_| TOKEN_OK,
+        );
+    }
+
+    /// The park token an arrival expects to need, from a look at the state;
+    /// `arrive` checks it under the queue lock.
+    fn predict(state: usize, generation: usize) -> ParkToken {
+        match state & PHASE_MASK {
+            FILLING | BROKEN => token(generation, KIND_WAIT),
+            _ => token(0, KIND_ENTER),
+        }
+    }
+
+    /// Arrives, under the queue lock. Returns what happened; `Wait` and
+    /// `Enter` park (and only when `tok` is the right token for it).
+    fn arrive(&self, tok: ParkToken) -> Arrival {
+        // Relaxed: under the queue lock.
+        let s = self.state.load(Ordering::Relaxed);
+        let g = self.generation();
+        match s & PHASE_MASK {
+            BROKEN => Arrival::Broken,
+            FILLING => {
+                let index = s >> COUNT_SHIFT;
+                if index + 1 == self.parties {
+                    self.set_state(RELEASING, self.parties);
+                    // Relaxed: under the queue lock. No party is owed while
+                    // filling; now the releaser is, and the result is not
+                    // yet success.
+                    self.owed.store(OWED_ONE, Ordering::Relaxed);
+                    Arrival::Release(index, g)
+                } else if tok != token(g, KIND_WAIT) {
+                    Arrival::Retry(s, g)
+                } else {
+                    self.set_state(FILLING, index + 1);
+                    Arrival::Wait(index)
+                }
+            }
+            _ if is_enter(tok) => Arrival::Enter,
+            _ => Arrival::Retry(s, g),
+        }
+    }
+
+    /// A party of round `generation` timed out and was taken out of the
+    /// queue; under the queue lock. See the module docs for why these are
+    /// the only cases.
+    fn waiter_timed_out(&self, generation: usize) -> Timeout {
+        match self.phase() {
+            FILLING if self.generation() == generation => {
+                self.set_state(BROKEN, 0);
+                Timeout::Broke
+            }
+            RELEASING => {
+                // Relaxed: under the queue lock.
+                self.owed.fetch_add(OWED_ONE, Ordering::Relaxed);
+                Timeout::Straggle
+            }
+            _ => Timeout::Broken,
+        }
+    }
+
+    fn wait_inner(&self, deadline: Option<Instant>) -> Result<usize, Error> {
+        // Relaxed: only a guess at the park token, checked under the lock.
+        let mut seen = (self.state.load(Ordering::Relaxed), self.generation());
+        loop {
+            let tok = Self::predict(seen.0, seen.1);
+            let arrival = Cell::new(Arrival::Broken);
+            let timeout = Cell::new(Timeout::Broken);
+            // Arrivals waiting for the previous round wait for it without a
+            // timeout (it always ends: the action returns or unwinds, owed
+            // stragglers never block); the deadline applies once they arrive.
+            let park_deadline = if is_enter(tok) { None } else { deadline };
+            let result = park::park(
+                self.key(),
+                || {
+                    let a = self.arrive(tok);
+                    arrival.set(a);
+                    matches!(a, Arrival::Wait(_) | Arrival::Enter)
+                },
+                || {},
+                |_key, _was_last| timeout.set(self.waiter_timed_out(tok.0 >> 1)),
+                tok,
+                park_deadline,
+            );
+            match (result, arrival.get()) {
+                (ParkResult::Invalid, Arrival::Broken) => return Err(Error::BrokenBarrier),
+                (ParkResult::Invalid, Arrival::Release(index, g)) => {
+                    return self.release_round(index, g);
+                }
+                (ParkResult::Invalid, Arrival::Retry(s, g)) => seen = (s, g),
+                (ParkResult::Unparked(t), Arrival::Wait(index)) => return outcome(t, index),
+                (ParkResult::TimedOut, Arrival::Wait(index)) => {
+                    return match timeout.get() {
+                        Timeout::Broke => {
+                            self.wake_round(tok.0 >> 1, TOKEN_BROKEN);
+                            Err(Error::BrokenBarrier)
+                        }
+                        Timeout::Broken => Err(Error::BrokenBarrier),
+                        Timeout::Straggle => self.straggle(index, tok),
+                    };
+                }
+                // An arrival woken because the previous round ended: look again.
+                (_, Arrival::Enter) => {
+                    seen = (self.state.load(Ordering::Relaxed), self.generation())
+                }
+                _ => unreachable!("park result does not match the arrival"),
+            }
+        }
+    }
+
+    /// The last arrival: runs the action, then releases the round (or breaks
+    /// it, if the action panicked) with one wake-up call.
+    fn release_round(&self, index: usize, generation: usize) -> Result<usize, Error> {
+        let panicked = match &self.action {
+            // AssertUnwindSafe: after a panic the barrier is broken and
+            // the panic resumed; no state of ours is left half-updated.
+            Some(action) => panic::catch_unwind(AssertUnwindSafe(action)).err(),
+            None => None,
+        };
+        let ok = Cell::new(false);
+        let mine = token(generation, KIND_WAIT);
+        park::unpark_filter(
+            self.key(),
+            |t| {
+                if t == mine || is_enter(t) {
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Skip
+                }
+            },
+            |_| {
+                let phase = self.phase();
+                let (_, last) = self.collect();
+                if phase != RELEASING {
+                    // `abort` or `reset` ran during the action: the round
+                    // failed (they already woke its parties). If we were
+                    // the last owed party of a reset, the next round starts;
+                    // the filter has already woken the waiting arrivals.
+                    if last {
+                        self.end_draining();
+                    }
+                    return TOKEN_BROKEN;
+                }
+                if panicked.is_some() {
+                    self.set_state(BROKEN, 0);
+                    return TOKEN_BROKEN;
+                }
+                ok.set(true);
+                if last {
+                    self.set_state(FILLING, 0);
+                    self.next_generation();
+                } else {
+                    // Stragglers are owed success; they start the next round.
+                    // Relaxed: under the queue lock.
+                    self.owed.fetch_or(DRAIN_OK, Ordering::Relaxed);
+                    self.set_state(DRAINING, 0);
+                }
+                TOKEN_OK
+            },
+        );
+        if let Some(payload) = panicked {
+            panic::resume_unwind(payload);
+        }
+        if ok.get() {
+            Ok(index)
+        } else {
+            Err(Error::BrokenBarrier)
+        }
+    }
+
+    /// A party whose timeout fired while the action ran: it is owed its
+    /// round's result. Parks (without timeout) until the releaser hands it
+    /// over, or collects it from `owed` if the round has already ended.
+    fn straggle(&self, index: usize, tok: ParkToken) -> Result<usize, Error> {
+        let collected = Cell::new(None);
+        let wake = Cell::new(false);
+        let result = park::park(
+            self.key(),
+            || {
+                let (ok, last) = self.collect();
+                if self.phase() == RELEASING {
+                    // Queued again: the releaser's wake-up will reach us.
+                    return true;
+                }
+                if last {
+                    wake.set(self.end_draining());
+                }
+                collected.set(Some(ok));
+                false
+            },
+            || {},
+            |_, _| {},
+            tok,
+            None,
+        );
+        if wake.get() {
+            self.wake_arrivals();
+        }
+        match (result, collected.get()) {
+            (ParkResult::Unparked(t), _) => outcome(t, index),
+            (_, Some(true)) => Ok(index),
+            _ => Err(Error::BrokenBarrier),
+        }
+    }
+}
+
+/// A party's result from its wake-up token.
+#[inline]
+fn outcome(t: UnparkToken, index: usize) -> Result<usize, Error> {
+    if t == TOKEN_OK {
+        Ok(index)
+    } else {
+        Err(Error::BrokenBarrier)
+    }
+}
+
+impl fmt::Debug for Barrier {
+    /// Shows `parties`, `n_waiting` and `broken` (snapshots; never blocks).
+    ///
+    /// ```
+    /// let b = pysync::Barrier::new(2);
+    /// assert_eq!(format!("{b:?}"), "Barrier { parties: 2, n_waiting: 0, broken: false }");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties)
+            .field("n_waiting", &self.n_waiting())
+            .field("broken", &self.broken())
+            .finish()
+    }
+}
+
+#[cfg(not(loom))]
+mod assertions {
+    use super::Barrier;
+    use static_assertions::assert_impl_all;
+    assert_impl_all!(Barrier: Send, Sync, core::fmt::Debug);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "Barrier needs at least 1 party")]
+    fn zero_parties_panics() {
+        let _ = Barrier::new(0);
+    }
+
+    #[test]
+    fn too_many_parties_is_an_error() {
+        assert!(Barrier::try_new(MAX_PARTIES + 1).is_err());
+        assert!(Barrier::try_new(MAX_PARTIES).is_ok());
+    }
+}

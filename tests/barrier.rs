@@ -1,0 +1,558 @@
+//! Barrier: Python's `threading.Barrier` semantics (after CPython's
+//! `BarrierTests` in `Lib/test/lock_tests.py`, written anew).
+
+use pysync::{Barrier, Error};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generous: only ever an upper bound for things that should be instant.
+const LONG: Duration = Duration::from_secs(20);
+
+/// Waits (politely) until `cond` holds; panics after `LONG`.
+fn eventually(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < LONG, "condition never became true");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `f(i)` on `n` threads and returns their results in thread order.
+fn run<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..n)
+            .map(|i| {
+                s.spawn({
+                    let f = &f;
+                    move || f(i)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn rounds_with_unique_indices() {
+    const N: usize = 5;
+    const ROUNDS: usize = 20;
+    let b = Barrier::new(N);
+    let per_thread = run(N, |_| {
+        (0..ROUNDS).map(|_| b.wait().unwrap()).collect::<Vec<_>>()
+    });
+    for round in 0..ROUNDS {
+        let mut idx: Vec<usize> = per_thread.iter().map(|v| v[round]).collect();
+        idx.sort_unstable();
+        assert_eq!(idx, (0..N).collect::<Vec<_>>(), "round {round}");
+    }
+    assert_eq!(b.n_waiting(), 0);
+    assert!(!b.broken());
+}
+
+#[test]
+fn nobody_passes_before_everyone_arrived() {
+    // Python's test_barrier: phase counters show nobody runs ahead.
+    const N: usize = 4;
+    const ROUNDS: usize = 10;
+    let b = Barrier::new(N);
+    let arrived = AtomicUsize::new(0);
+    run(N, |_| {
+        for round in 0..ROUNDS {
+            arrived.fetch_add(1, Ordering::SeqCst);
+            b.wait().unwrap();
+            assert!(arrived.load(Ordering::SeqCst) >= (round + 1) * N);
+            b.wait().unwrap();
+        }
+    });
+    assert_eq!(arrived.load(Ordering::SeqCst), N * ROUNDS);
+}
+
+#[test]
+fn last_arrival_gets_the_last_index() {
+    let b = Barrier::new(2);
+    thread::scope(|s| {
+        let first = s.spawn(|| b.wait());
+        eventually(|| b.n_waiting() == 1);
+        assert_eq!(b.wait(), Ok(1));
+        assert_eq!(first.join().unwrap(), Ok(0));
+    });
+}
+
+#[test]
+fn action_runs_once_per_round_before_release() {
+    const N: usize = 3;
+    const ROUNDS: usize = 10;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&runs);
+    let b = Barrier::with_action(N, move || {
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    run(N, |_| {
+        for round in 0..ROUNDS {
+            b.wait().unwrap();
+            // Released only after this round's action ran.
+            assert!(runs.load(Ordering::SeqCst) > round);
+        }
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), ROUNDS);
+}
+
+#[test]
+fn action_runs_in_the_last_arrival() {
+    let who = Arc::new(Mutex::new(None));
+    let w = Arc::clone(&who);
+    let b = Barrier::with_action(2, move || {
+        *w.lock().unwrap() = Some(thread::current().id());
+    });
+    thread::scope(|s| {
+        let first = s.spawn(|| b.wait());
+        eventually(|| b.n_waiting() == 1);
+        assert_eq!(b.wait(), Ok(1));
+        assert_eq!(first.join().unwrap(), Ok(0));
+    });
+    assert_eq!(*who.lock().unwrap(), Some(thread::current().id()));
+}
+
+#[test]
+fn abort_breaks_waiters_and_later_waits() {
+    let b = Barrier::new(3);
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
+        eventually(|| b.n_waiting() == 2);
+        b.abort();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(b.broken());
+    assert_eq!(b.n_waiting(), 0);
+    // Stays broken, for every form of wait.
+    assert_eq!(b.wait(), Err(Error::BrokenBarrier));
+    assert_eq!(
+        b.wait_timeout(Duration::from_secs(1)),
+        Err(Error::BrokenBarrier)
+    );
+    assert_eq!(
+        b.wait_until(Instant::now() + LONG),
+        Err(Error::BrokenBarrier)
+    );
+    assert!(b.broken());
+}
+
+#[test]
+fn reset_while_waiting_then_usable() {
+    const N: usize = 3;
+    let b = Barrier::new(N);
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..N - 1).map(|_| s.spawn(|| b.wait())).collect();
+        eventually(|| b.n_waiting() == N - 1);
+        b.reset();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(!b.broken());
+    assert_eq!(b.n_waiting(), 0);
+    // A full round works afterwards.
+    let mut idx = run(N, |_| b.wait().unwrap());
+    idx.sort_unstable();
+    assert_eq!(idx, [0, 1, 2]);
+}
+
+#[test]
+fn reset_repairs_an_aborted_barrier() {
+    // Python's test_reset / test_abort_and_reset: abort, reset, then rounds.
+    const N: usize = 3;
+    let b = Barrier::new(N);
+    b.abort();
+    assert!(b.broken());
+    b.reset();
+    assert!(!b.broken());
+    for _ in 0..3 {
+        let mut idx = run(N, |_| b.wait().unwrap());
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1, 2]);
+    }
+}
+
+#[test]
+fn abort_from_one_thread_mid_rounds() {
+    // Python's test_abort: one thread aborts in the second round; everyone
+    // leaves with an error, nobody hangs.
+    const N: usize = 4;
+    let b = Barrier::new(N);
+    let errors = AtomicUsize::new(0);
+    run(N, |i| {
+        b.wait().unwrap();
+        if i == 0 {
+            b.abort();
+            errors.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        if b.wait() == Err(Error::BrokenBarrier) {
+            errors.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    assert_eq!(errors.load(Ordering::SeqCst), N);
+    assert!(b.broken());
+}
+
+#[test]
+fn timeout_breaks_the_barrier() {
+    let b = Barrier::new(3);
+    let start = Instant::now();
+    thread::scope(|s| {
+        let other = s.spawn(|| b.wait());
+        eventually(|| b.n_waiting() == 1);
+        assert_eq!(
+            b.wait_timeout(Duration::from_millis(20)),
+            Err(Error::BrokenBarrier)
+        );
+        // The untimed waiter is released with an error too.
+        assert_eq!(other.join().unwrap(), Err(Error::BrokenBarrier));
+    });
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert!(b.broken());
+    b.reset();
+    assert!(!b.broken());
+}
+
+#[test]
+fn wait_until_past_deadline_breaks_unless_last() {
+    let b = Barrier::new(2);
+    assert_eq!(b.wait_until(Instant::now()), Err(Error::BrokenBarrier));
+    assert!(b.broken());
+    b.reset();
+    // The last arrival never waits, so an expired deadline does not matter.
+    thread::scope(|s| {
+        let first = s.spawn(|| b.wait());
+        eventually(|| b.n_waiting() == 1);
+        assert_eq!(b.wait_timeout(Duration::ZERO), Ok(1));
+        assert_eq!(first.join().unwrap(), Ok(0));
+    });
+}
+
+#[test]
+fn default_timeout_applies_to_wait() {
+    let b = Barrier::with_timeout(2, Duration::from_millis(20));
+    assert_eq!(b.default_timeout(), Some(Duration::from_millis(20)));
+    let start = Instant::now();
+    assert_eq!(b.wait(), Err(Error::BrokenBarrier));
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert!(b.broken());
+    // An explicit timeout overrides it.
+    b.reset();
+    thread::scope(|s| {
+        let first = s.spawn(|| b.wait_timeout(LONG));
+        eventually(|| b.n_waiting() == 1);
+        thread::sleep(Duration::from_millis(40)); // longer than the default
+        assert_eq!(b.wait(), Ok(1));
+        assert_eq!(first.join().unwrap(), Ok(0));
+    });
+}
+
+#[test]
+fn huge_timeouts_mean_forever() {
+    let b = Barrier::with_timeout(2, Duration::MAX);
+    assert_eq!(b.default_timeout(), Some(Duration::MAX));
+    let idx = run(2, |i| {
+        if i == 0 {
+            b.wait()
+        } else {
+            b.wait_timeout(Duration::MAX)
+        }
+    });
+    let mut idx: Vec<usize> = idx.into_iter().map(Result::unwrap).collect();
+    idx.sort_unstable();
+    assert_eq!(idx, [0, 1]);
+}
+
+#[test]
+fn panicking_action_breaks_the_barrier() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let b = Barrier::with_action(3, move || {
+        if c.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("action failed");
+        }
+    });
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
+        eventually(|| b.n_waiting() == 2);
+        // This thread is last and runs the action: the panic continues here.
+        let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.wait()));
+        let payload = p.expect_err("the action's panic is resumed");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"action failed"));
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(b.broken());
+    assert_eq!(b.wait(), Err(Error::BrokenBarrier));
+    b.reset();
+    let idx = run(3, |_| b.wait());
+    assert!(idx.iter().all(Result::is_ok), "{idx:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn n_waiting_counts_parked_parties() {
+    let b = Barrier::new(4);
+    thread::scope(|s| {
+        let mut hs = Vec::new();
+        for k in 1..=3 {
+            hs.push(s.spawn(|| b.wait()));
+            eventually(|| b.n_waiting() == k);
+        }
+        assert_eq!(b.wait(), Ok(3));
+        for h in hs {
+            assert!(h.join().unwrap().is_ok());
+        }
+    });
+    assert_eq!(b.n_waiting(), 0);
+}
+
+#[test]
+fn one_party_never_blocks() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&runs);
+    let b = Barrier::with_action(1, move || {
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    for _ in 0..100 {
+        assert_eq!(b.wait(), Ok(0));
+        assert_eq!(b.wait_timeout(Duration::ZERO), Ok(0));
+        assert_eq!(b.wait_until(Instant::now()), Ok(0));
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 300);
+    b.abort();
+    assert_eq!(b.wait(), Err(Error::BrokenBarrier));
+    b.reset();
+    assert_eq!(b.wait(), Ok(0));
+}
+
+#[test]
+fn zero_parties_is_an_error() {
+    assert_eq!(
+        Barrier::try_new(0).unwrap_err(),
+        Error::InvalidArgument("parties must be >= 1")
+    );
+    assert_eq!(
+        Barrier::try_new(0).unwrap_err().to_string(),
+        "parties must be >= 1"
+    );
+    let p = std::panic::catch_unwind(|| Barrier::new(0));
+    let msg = p.expect_err("new(0) panics");
+    assert_eq!(
+        msg.downcast_ref::<&str>(),
+        Some(&"Barrier needs at least 1 party")
+    );
+    assert!(std::panic::catch_unwind(|| Barrier::with_timeout(0, LONG)).is_err());
+}
+
+#[test]
+fn debug_shows_state_without_blocking() {
+    let b = Barrier::new(2);
+    assert_eq!(
+        format!("{b:?}"),
+        "Barrier { parties: 2, n_waiting: 0, broken: false }"
+    );
+    thread::scope(|s| {
+        let h = s.spawn(|| b.wait());
+        eventually(|| b.n_waiting() == 1);
+        assert_eq!(
+            format!("{b:?}"),
+            "Barrier { parties: 2, n_waiting: 1, broken: false }"
+        );
+        b.abort();
+        assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
+    });
+    assert_eq!(
+        format!("{b:?}"),
+        "Barrier { parties: 2, n_waiting: 0, broken: true }"
+    );
+}
+
+#[test]
+fn timeouts_racing_completion_never_mix_results() {
+    // Every party uses a short timeout; in each round either all get Ok
+    // with unique indices (it completed) or all get Err (one timed out and
+    // broke it). After a break the threads reset and resynchronise.
+    const N: usize = 3;
+    const ROUNDS: usize = 200;
+    let b = Barrier::new(N);
+    let sync = std::sync::Barrier::new(N);
+    let results = run(N, |i| {
+        let mut out = Vec::with_capacity(ROUNDS);
+        for round in 0..ROUNDS {
+            sync.wait();
+            let d = Duration::from_micros(((i * 7 + round * 13) % 50) as u64);
+            out.push(b.wait_timeout(d));
+            sync.wait();
+            if i == 0 {
+                b.reset();
+            }
+        }
+        out
+    });
+    for round in 0..ROUNDS {
+        let r: Vec<_> = results.iter().map(|v| v[round]).collect();
+        let oks: Vec<usize> = r.iter().filter_map(|x| x.ok()).collect();
+        assert!(
+            oks.is_empty() || oks.len() == N,
+            "round {round}: mixed {r:?}"
+        );
+        if oks.len() == N {
+            let mut s = oks.clone();
+            s.sort_unstable();
+            assert_eq!(s, [0, 1, 2], "round {round}");
+        }
+    }
+}
+
+#[test]
+fn timeout_while_action_runs_gets_the_round_result() {
+    // The first party's timeout fires while the action is running: the
+    // round is complete (Python waits for the lock, then returns normally).
+    // Under heavy load the second party may arrive after the timeout (then
+    // the round breaks for both); retry with longer timeouts until the race
+    // we want happens, and never accept mixed results.
+    let mut timeout = Duration::from_millis(20);
+    for _ in 0..6 {
+        let action_time = timeout * 5;
+        let b = Barrier::with_action(2, move || thread::sleep(action_time));
+        let (mine, theirs, waited) = thread::scope(|s| {
+            let first = s.spawn(|| {
+                let start = Instant::now();
+                (b.wait_timeout(timeout), start.elapsed())
+            });
+            eventually(|| b.n_waiting() == 1);
+            let mine = b.wait();
+            let (theirs, waited) = first.join().unwrap();
+            (mine, theirs, waited)
+        });
+        match (mine, theirs) {
+            (Ok(1), Ok(0)) => {
+                // It waited past its timeout: the timeout fired during the action.
+                assert!(waited >= action_time);
+                assert!(!b.broken());
+                for _ in 0..3 {
+                    let r = run(2, |_| b.wait());
+                    assert!(r.iter().all(Result::is_ok), "{r:?}");
+                }
+                return;
+            }
+            (Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)) => timeout *= 2,
+            other => panic!("mixed results {other:?}"),
+        }
+    }
+    panic!("the second party never arrived within the timeout");
+}
+
+#[test]
+fn arrivals_during_the_action_join_the_next_round() {
+    const N: usize = 2;
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let g = Arc::clone(&gate);
+    let round = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&round);
+    let b = Barrier::with_action(N, move || {
+        if r.fetch_add(1, Ordering::SeqCst) == 0 {
+            g.wait(); // tell the test the action runs
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    thread::scope(|s| {
+        let first: Vec<_> = (0..N).map(|_| s.spawn(|| b.wait())).collect();
+        gate.wait();
+        // The action of round 1 runs: these arrive for round 2.
+        let second: Vec<_> = (0..N).map(|_| s.spawn(|| b.wait())).collect();
+        for h in first.into_iter().chain(second) {
+            assert!(h.join().unwrap().is_ok());
+        }
+    });
+    assert_eq!(round.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn abort_during_the_action_fails_the_round() {
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let release = Arc::new(std::sync::Barrier::new(2));
+    let (g, r) = (Arc::clone(&gate), Arc::clone(&release));
+    let b = Barrier::with_action(2, move || {
+        g.wait();
+        r.wait();
+    });
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
+        gate.wait();
+        b.abort();
+        release.wait();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(b.broken());
+}
+
+#[test]
+fn reset_during_the_action_fails_the_round_then_works() {
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let release = Arc::new(std::sync::Barrier::new(2));
+    let (g, r) = (Arc::clone(&gate), Arc::clone(&release));
+    let first_round = Arc::new(AtomicUsize::new(0));
+    let f = Arc::clone(&first_round);
+    let b = Barrier::with_action(2, move || {
+        if f.fetch_add(1, Ordering::SeqCst) == 0 {
+            g.wait();
+            r.wait();
+        }
+    });
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
+        gate.wait();
+        b.reset();
+        release.wait();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(!b.broken());
+    let r = run(2, |_| b.wait());
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+}
+
+#[test]
+fn many_threads_many_rounds_with_action_and_aborts_never_hang() {
+    // Stress: a short default timeout makes some rounds break; whoever sees
+    // an error resets. Everyone must finish (no lost wake-up).
+    const N: usize = 4;
+    let actions = Arc::new(AtomicUsize::new(0));
+    let a = Arc::clone(&actions);
+    let b = Barrier::with_action_and_timeout(
+        N,
+        move || {
+            a.fetch_add(1, Ordering::Relaxed);
+        },
+        Duration::from_millis(2),
+    );
+    let oks = AtomicUsize::new(0);
+    run(N, |_| {
+        for _ in 0..200 {
+            match b.wait() {
+                Ok(_) => {
+                    oks.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(Error::BrokenBarrier) => b.reset(),
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+    });
+    // Each completed round gives N successes and one action run.
+    assert_eq!(
+        oks.load(Ordering::Relaxed),
+        N * actions.load(Ordering::Relaxed)
+    );
+}
