@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release --example tour`
 
-use pysync::{Lock, Mutex, RLock};
+use pysync::{Barrier, Lock, Mutex, RLock};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ fn main() {
     println!("pysync tour: Python's threading primitives in Rust\n");
     lock();
     rlock();
+    barrier();
     println!("\nTour finished in {:.2?}.", start.elapsed());
 }
 
@@ -86,5 +88,36 @@ fn rlock() {
             Err(e) => format!("refused (\"{e}\")"),
             Ok(()) => "accepted?!".into(),
         }
+    );
+}
+
+/// `threading.Barrier`: workers compute in lock-step phases; the action runs
+/// once per round, in the last thread to arrive.
+fn barrier() {
+    println!("\n== Barrier (threading.Barrier)");
+    let sum = Arc::new(AtomicUsize::new(0));
+    let s = Arc::clone(&sum);
+    let barrier = Barrier::with_action(4, move || {
+        println!("  phase done: running total = {}", s.load(SeqCst));
+    });
+    thread::scope(|scope| {
+        for id in 1..=4usize {
+            let (barrier, sum) = (&barrier, &sum);
+            scope.spawn(move || {
+                for phase in 0..3 {
+                    sum.fetch_add(id * 10usize.pow(phase), SeqCst);
+                    let index = barrier.wait().expect("nobody breaks this barrier");
+                    if index == 0 {
+                        println!("  worker {id} arrived first in phase {phase}");
+                    }
+                }
+            });
+        }
+    });
+    barrier.abort();
+    println!(
+        "  3 rounds of 4 threads, then abort(): broken = {}, wait() -> {:?}",
+        barrier.broken(),
+        barrier.wait()
     );
 }
