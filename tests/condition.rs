@@ -457,8 +457,8 @@ fn notify_racing_timeout_is_never_lost() {
             let racer = s.spawn(|| {
                 let _g = cond.lock();
                 registered.fetch_add(1, Relaxed);
-                // 0–60 µs: about as long as the notifier takes to get here.
-                cond.wait_timeout(Duration::from_micros(round * 7 % 61)).unwrap()
+                // 0–400 µs: about as long as the notifier takes to get here.
+                cond.wait_timeout(Duration::from_micros(round * 37 % 401)).unwrap()
             });
             until_locked(&cond, || registered.load(Relaxed) == 1);
             let patient = s.spawn(|| {
@@ -470,6 +470,11 @@ fn notify_racing_timeout_is_never_lost() {
             {
                 let _g = cond.lock();
                 cond.notify_one().unwrap();
+                // Sometimes keep the lock, so that a requeued racer's
+                // timeout fires while it waits in the lock's queue.
+                if round % 2 == 0 {
+                    thread::sleep(Duration::from_micros(200));
+                }
             }
             let racer_notified = racer.join().unwrap();
             if racer_notified {
