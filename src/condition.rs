@@ -107,7 +107,8 @@ pub trait ConditionLock: sealed::Sealed {
     /// let r = Arc::new(RLock::new());
     /// let _g = r.lock();
     /// assert!(r.is_held());
-    /// assert!(!std::thread::spawn(move || r.is_held()).join().unwrap());
+    /// let r2 = Arc::clone(&r);
+    /// assert!(!std::thread::spawn(move || r2.is_held()).join().unwrap());
     /// ```
     fn is_held(&self) -> bool;
 }
@@ -445,7 +446,10 @@ impl<L: ConditionLock> Condition<L> {
     #[inline]
     pub fn lock(&self) -> ConditionGuard<'_, L> {
         self.lock.acquire();
-        ConditionGuard { cond: self, _not_send: PhantomData }
+        ConditionGuard {
+            cond: self,
+            _not_send: PhantomData,
+        }
     }
 
     /// Releases the lock, waits until notified, re-acquires the lock
@@ -750,7 +754,8 @@ impl<L: ConditionLock> Condition<L> {
             },
             |r| {
                 // Relaxed: under the queue lock.
-                self.waiters.fetch_sub(r.unparked_threads, Ordering::Relaxed);
+                self.waiters
+                    .fetch_sub(r.unparked_threads, Ordering::Relaxed);
                 TOKEN_RETRY
             },
         );
@@ -801,7 +806,9 @@ impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
 
 impl<L: ConditionLock + fmt::Debug> fmt::Debug for ConditionGuard<'_, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConditionGuard").field("cond", self.cond).finish()
+        f.debug_struct("ConditionGuard")
+            .field("cond", self.cond)
+            .finish()
     }
 }
 

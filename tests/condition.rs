@@ -57,18 +57,33 @@ fn wait_and_notify_one() {
 fn misuse_is_an_error() {
     let cond = Condition::with_lock(Lock::new());
     assert_eq!(cond.wait(), Err(Error::WaitUnacquired));
-    assert_eq!(cond.wait_timeout(Duration::ZERO), Err(Error::WaitUnacquired));
+    assert_eq!(
+        cond.wait_timeout(Duration::ZERO),
+        Err(Error::WaitUnacquired)
+    );
     assert_eq!(cond.wait_until(Instant::now()), Err(Error::WaitUnacquired));
     assert_eq!(cond.wait_for(|| true), Err(Error::WaitUnacquired));
-    assert_eq!(cond.wait_for_timeout(|| true, Duration::ZERO), Err(Error::WaitUnacquired));
-    assert_eq!(cond.wait_for_until(|| true, Instant::now()), Err(Error::WaitUnacquired));
+    assert_eq!(
+        cond.wait_for_timeout(|| true, Duration::ZERO),
+        Err(Error::WaitUnacquired)
+    );
+    assert_eq!(
+        cond.wait_for_until(|| true, Instant::now()),
+        Err(Error::WaitUnacquired)
+    );
     assert_eq!(cond.notify(1), Err(Error::NotifyUnacquired));
     assert_eq!(cond.notify(0), Err(Error::NotifyUnacquired));
     assert_eq!(cond.notify_one(), Err(Error::NotifyUnacquired));
     assert_eq!(cond.notify_all(), Err(Error::NotifyUnacquired));
     assert_eq!(cond.release(), Err(Error::ReleaseUnlocked));
-    assert_eq!(Error::WaitUnacquired.to_string(), "cannot wait on un-acquired lock");
-    assert_eq!(Error::NotifyUnacquired.to_string(), "cannot notify on un-acquired lock");
+    assert_eq!(
+        Error::WaitUnacquired.to_string(),
+        "cannot wait on un-acquired lock"
+    );
+    assert_eq!(
+        Error::NotifyUnacquired.to_string(),
+        "cannot notify on un-acquired lock"
+    );
     assert!(!cond.lock_ref().locked(), "errors leave the lock alone");
 }
 
@@ -78,7 +93,10 @@ fn rlock_held_by_another_thread_is_not_held() {
     let _g = cond.lock();
     let c2 = Arc::clone(&cond);
     thread::spawn(move || {
-        assert_eq!(c2.wait_timeout(Duration::from_millis(1)), Err(Error::WaitUnacquired));
+        assert_eq!(
+            c2.wait_timeout(Duration::from_millis(1)),
+            Err(Error::WaitUnacquired)
+        );
         assert_eq!(c2.notify_all(), Err(Error::NotifyUnacquired));
         assert_eq!(c2.release(), Err(Error::NotOwned));
     })
@@ -101,15 +119,19 @@ fn lock_is_any_thread_held() {
 
 #[test]
 fn wait_timeout_times_out_holding_the_lock() {
-    for cond in [Condition::new()] {
+    let cond = Condition::new();
+    {
         let _g = cond.lock();
         let start = Instant::now();
         assert_eq!(cond.wait_timeout(Duration::from_millis(30)), Ok(false));
         assert!(start.elapsed() >= Duration::from_millis(30));
         assert!(cond.lock_ref().is_owned());
-        assert_eq!(cond.wait_until(Instant::now() + Duration::from_millis(5)), Ok(false));
+        assert_eq!(
+            cond.wait_until(Instant::now() + Duration::from_millis(5)),
+            Ok(false)
+        );
         assert!(cond.lock_ref().is_owned());
-        assert_eq!(format!("{cond:?}").contains("waiters: 0"), true);
+        assert!(format!("{cond:?}").contains("waiters: 0"));
     }
     let cond = Condition::with_lock(Lock::new());
     let _g = cond.lock();
@@ -126,7 +148,10 @@ fn wait_zero_releases_and_reacquires() {
         assert_eq!(cond.wait_timeout(Duration::ZERO), Ok(false));
         assert!(cond.lock_ref().locked());
     }
-    assert_eq!(cond.wait_until(Instant::now() - Duration::from_millis(1)), Ok(false));
+    assert_eq!(
+        cond.wait_until(Instant::now() - Duration::from_millis(1)),
+        Ok(false)
+    );
     assert!(format!("{cond:?}").ends_with("waiters: 0 }"));
 }
 
@@ -220,7 +245,7 @@ fn notify_is_fifo() {
                 order.lock().unwrap().push(i);
             });
             // Waiter i is queued before waiter i + 1 registers.
-            until_locked(&cond, || registered.load(Relaxed) == i + 1);
+            until_locked(cond, || registered.load(Relaxed) == i + 1);
         }
         // One at a time: notify(1), then wait for that waiter to report.
         for k in 0..N / 2 {
@@ -272,7 +297,10 @@ fn wait_for_checks_the_predicate_first_and_after_each_wake() {
     );
     assert_eq!(r, Ok(false));
     assert!(start.elapsed() >= Duration::from_millis(20));
-    assert!(calls.load(Relaxed) >= 2, "checked first and again at the end");
+    assert!(
+        calls.load(Relaxed) >= 2,
+        "checked first and again at the end"
+    );
     assert!(cond.lock_ref().is_owned());
     // The predicate turns true only at the last check.
     let mut n = 0;
@@ -381,7 +409,11 @@ fn condition_over_an_arc_rlock_shared_by_two_conditions() {
     let queue = Arc::new(Mutex::new(VecDeque::new()));
     const CAP: usize = 2;
     const ITEMS: usize = 200;
-    let (ne, nf, q) = (Arc::clone(&not_empty), Arc::clone(&not_full), Arc::clone(&queue));
+    let (ne, nf, q) = (
+        Arc::clone(&not_empty),
+        Arc::clone(&not_full),
+        Arc::clone(&queue),
+    );
     let producer = thread::spawn(move || {
         for i in 0..ITEMS {
             let _g = nf.lock();
@@ -393,7 +425,9 @@ fn condition_over_an_arc_rlock_shared_by_two_conditions() {
     let mut got = Vec::new();
     while got.len() < ITEMS {
         let _g = not_empty.lock();
-        not_empty.wait_for(|| !queue.lock().unwrap().is_empty()).unwrap();
+        not_empty
+            .wait_for(|| !queue.lock().unwrap().is_empty())
+            .unwrap();
         got.push(queue.lock().unwrap().pop_front().unwrap());
         not_full.notify_one().unwrap();
     }
@@ -458,7 +492,8 @@ fn notify_racing_timeout_is_never_lost() {
                 let _g = cond.lock();
                 registered.fetch_add(1, Relaxed);
                 // 0–400 µs: about as long as the notifier takes to get here.
-                cond.wait_timeout(Duration::from_micros(round * 37 % 401)).unwrap()
+                cond.wait_timeout(Duration::from_micros(round * 37 % 401))
+                    .unwrap()
             });
             until_locked(&cond, || registered.load(Relaxed) == 1);
             let patient = s.spawn(|| {
@@ -520,7 +555,8 @@ fn producer_consumer_stress() {
                         if done.load(Relaxed) {
                             return mine;
                         }
-                        let t = Duration::from_micros(1 + (c as u64 * 37 + mine.len() as u64) % 200);
+                        let t =
+                            Duration::from_micros(1 + (c as u64 * 37 + mine.len() as u64) % 200);
                         match cond.wait_timeout(t) {
                             Ok(true) => notified_waits.fetch_add(1, Relaxed),
                             Ok(false) => timeouts.fetch_add(1, Relaxed),
@@ -586,8 +622,11 @@ fn notify_all_requeue_many_waiters_all_get_the_lock() {
         let in_cs = Arc::new(AtomicBool::new(false));
         let handles: Vec<_> = (0..N)
             .map(|_| {
-                let (cond, registered, in_cs) =
-                    (Arc::clone(&cond), Arc::clone(&registered), Arc::clone(&in_cs));
+                let (cond, registered, in_cs) = (
+                    Arc::clone(&cond),
+                    Arc::clone(&registered),
+                    Arc::clone(&in_cs),
+                );
                 thread::spawn(move || {
                     let _g = cond.lock();
                     registered.fetch_add(1, Relaxed);
@@ -613,7 +652,10 @@ fn notify_all_requeue_many_waiters_all_get_the_lock() {
 #[test]
 fn accessors_guard_and_debug() {
     let cond: Condition<Lock> = Condition::default();
-    assert_eq!(format!("{cond:?}"), "Condition { lock: Lock { locked: false }, waiters: 0 }");
+    assert_eq!(
+        format!("{cond:?}"),
+        "Condition { lock: Lock { locked: false }, waiters: 0 }"
+    );
     assert!(cond.try_acquire());
     assert!(!cond.try_acquire());
     assert!(!cond.acquire_timeout(Duration::from_millis(1)));

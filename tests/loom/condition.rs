@@ -26,8 +26,7 @@ fn notify_vs_timeout_loses_nothing() {
         let (c, t) = (Arc::clone(&cond), Arc::clone(&tokens));
         let racer = thread::spawn(move || {
             let _g = c.lock();
-            let notified =
-                t.load(Relaxed) == 0 && c.wait_timeout(Duration::from_secs(1)).unwrap();
+            let notified = t.load(Relaxed) == 0 && c.wait_timeout(Duration::from_secs(1)).unwrap();
             assert!(c.lock_ref().locked(), "wait returns holding the lock");
             notified
         });
