@@ -3,9 +3,11 @@
 //!
 //! `cargo run --release --example tour`
 
-use pysync::{Barrier, Lock, Mutex, RLock};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use pysync::{Barrier, Condition, Lock, Mutex, RLock};
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,7 @@ fn main() {
     println!("pysync tour: Python's threading primitives in Rust\n");
     lock();
     rlock();
+    condition();
     barrier();
     println!("\nTour finished in {:.2?}.", start.elapsed());
 }
@@ -120,4 +123,58 @@ fn barrier() {
         barrier.broken(),
         barrier.wait()
     );
+}
+
+/// `threading.Condition`: a producer/consumer queue. Consumers sleep in
+/// `wait_for` until there is work; the producer notifies one per item and
+/// everybody at the end.
+fn condition() {
+    println!("\n== Condition (threading.Condition)");
+    let cond = Condition::with_lock(Lock::new());
+    // Only touched while `cond`'s lock is held; the std Mutex is there
+    // because Rust wants interior mutability, and is never contended.
+    let queue = std::sync::Mutex::new(VecDeque::new());
+    let done = AtomicBool::new(false);
+    let sums: Vec<u64> = thread::scope(|s| {
+        let consumers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let _held = cond.lock();
+                    let mut sum = 0u64;
+                    loop {
+                        cond.wait_for(|| !queue.lock().unwrap().is_empty() || done.load(SeqCst))
+                            .expect("we hold the lock");
+                        match queue.lock().unwrap().pop_front() {
+                            Some(x) => sum += x,
+                            None => return sum,
+                        }
+                    }
+                })
+            })
+            .collect();
+        for x in 1..=1000u64 {
+            {
+                let _held = cond.lock();
+                queue.lock().unwrap().push_back(x);
+                cond.notify_one().expect("we hold the lock");
+            }
+            if x % 50 == 0 {
+                thread::sleep(Duration::from_millis(1)); // let consumers catch up
+            }
+        }
+        {
+            let _held = cond.lock();
+            done.store(true, SeqCst);
+            cond.notify_all().expect("we hold the lock");
+        }
+        consumers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    println!(
+        "  3 consumers took 1000 items: their sums {sums:?} add up to {} (expected 500500)",
+        sums.iter().sum::<u64>()
+    );
+    match cond.notify_one() {
+        Err(e) => println!("  notify without holding the lock: \"{e}\", like Python"),
+        Ok(()) => unreachable!(),
+    }
 }

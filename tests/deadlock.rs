@@ -195,3 +195,40 @@ fn a_lock_released_by_another_thread_closes_no_false_cycle() {
     assert_eq!(cycles.len(), 1);
     assert_eq!(ids(&cycles[0]), expected);
 }
+
+#[test]
+fn rlock_and_condition_cycle_is_reported() {
+    // Thread A holds Lock `m` and waits on a Condition bound to RLock `r`
+    // (which releases `r`). Thread B takes `r`, notifies — A is moved onto
+    // `r`'s queue and now needs `r` back — and then takes `m`, held by A.
+    // A waits for `r` (held by B), B waits for `m` (held by A): a cycle that
+    // runs through the condition's hand-over of its lock.
+    let _serial = serial();
+    let m = Arc::new(Lock::new());
+    let cond = Arc::new(pysync::Condition::with_lock(RLock::new()));
+    let a_waiting = Arc::new(Barrier::new(2));
+    let a = {
+        let (m, cond, a_waiting) = (m.clone(), cond.clone(), a_waiting.clone());
+        thread::spawn(move || {
+            m.acquire();
+            cond.acquire();
+            a_waiting.wait();
+            cond.wait().unwrap(); // after the notify: blocks on `r` for ever
+            unreachable!("a deadlocked thread came back");
+        })
+    };
+    a_waiting.wait();
+    let b = {
+        let (m, cond) = (m.clone(), cond.clone());
+        thread::spawn(move || {
+            cond.acquire(); // only possible once A is parked in wait()
+            cond.notify_one().unwrap();
+            m.acquire(); // held by A: blocks for ever
+            unreachable!("a deadlocked thread came back");
+        })
+    };
+    let expected: HashSet<ThreadId> = [a.thread().id(), b.thread().id()].into();
+    let cycles = wait_for_cycle();
+    assert_eq!(cycles.len(), 1, "one cycle");
+    assert_eq!(ids(&cycles[0]), expected);
+}
