@@ -25,7 +25,11 @@ fn wait_until_parked(dbg: impl Fn() -> String) {
 fn wait_for_count(c: &AtomicUsize, n: usize) {
     let start = Instant::now();
     while c.load(SeqCst) < n {
-        assert!(start.elapsed() < Duration::from_secs(10), "count stuck at {}", c.load(SeqCst));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "count stuck at {}",
+            c.load(SeqCst)
+        );
         thread::sleep(Duration::from_millis(1));
     }
 }
@@ -62,7 +66,11 @@ fn max_permits_and_overflow() {
     assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
     let r = catch_unwind(AssertUnwindSafe(|| sem.release()));
     assert!(r.is_err(), "release past MAX_PERMITS must panic");
-    assert_eq!(sem.available(), Semaphore::MAX_PERMITS, "unchanged after the panic");
+    assert_eq!(
+        sem.available(),
+        Semaphore::MAX_PERMITS,
+        "unchanged after the panic"
+    );
     assert!(sem.try_acquire());
     sem.release(); // back to the max: fine
 
@@ -134,7 +142,10 @@ fn timeouts() {
 fn timed_out_waiter_does_not_keep_waiters_bit() {
     let sem = Semaphore::new(0);
     assert!(!sem.acquire_timeout(Duration::from_millis(10)));
-    assert_eq!(format!("{sem:?}"), "Semaphore { available: 0, waiters: false }");
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available: 0, waiters: false }"
+    );
     // And the fast path works again afterwards.
     sem.release();
     assert!(sem.try_acquire());
@@ -184,7 +195,10 @@ fn release_n_beyond_waiters_adds_the_rest() {
         t.join().unwrap();
     }
     assert_eq!(sem.available(), 3);
-    assert_eq!(format!("{sem:?}"), "Semaphore { available: 3, waiters: false }");
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available: 3, waiters: false }"
+    );
 }
 
 #[test]
@@ -235,7 +249,10 @@ fn bounded_semaphore_errors() {
     let sem = BoundedSemaphore::new(2);
     assert_eq!(sem.initial(), 2);
     assert_eq!(sem.release(), Err(Error::TooManyReleases));
-    assert_eq!(Error::TooManyReleases.to_string(), "Semaphore released too many times");
+    assert_eq!(
+        Error::TooManyReleases.to_string(),
+        "Semaphore released too many times"
+    );
     assert!(sem.try_acquire());
     assert!(sem.try_acquire());
     assert!(!sem.try_acquire());
@@ -300,7 +317,9 @@ fn guards() {
         assert_eq!(sem.available(), 0);
     }
     assert_eq!(sem.available(), 2);
-    let g = sem.access_until(Instant::now() + Duration::from_millis(5)).unwrap();
+    let g = sem
+        .access_until(Instant::now() + Duration::from_millis(5))
+        .unwrap();
     thread::scope(|s| {
         s.spawn(move || drop(g));
     });
@@ -387,10 +406,16 @@ fn stress_short_timeouts_conserve_permits() {
             });
         }
     });
-    assert!(max_inside.load(SeqCst) <= PERMITS, "more holders than permits");
+    assert!(
+        max_inside.load(SeqCst) <= PERMITS,
+        "more holders than permits"
+    );
     assert!(acquired.load(SeqCst) > 0);
     assert_eq!(sem.available(), PERMITS, "a permit was lost or created");
-    assert_eq!(format!("{sem:?}"), "Semaphore { available: 3, waiters: false }");
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available: 3, waiters: false }"
+    );
 }
 
 #[test]

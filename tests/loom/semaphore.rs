@@ -60,7 +60,10 @@ fn release_n_vs_timeouts_conserves_permits() {
             })
             .collect();
         sem.release_n(2);
-        let got: usize = waiters.into_iter().map(|w| usize::from(w.join().unwrap())).sum();
+        let got: usize = waiters
+            .into_iter()
+            .map(|w| usize::from(w.join().unwrap()))
+            .sum();
         assert_eq!(got + sem.available(), 2);
     });
 }
