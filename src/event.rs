@@ -9,17 +9,21 @@
 //!
 //! | transition              | who                                        | ordering |
 //! |-------------------------|--------------------------------------------|----------|
-//! | `x → x\|S`              | `set` (then wakes everyone if `P` was set) | Release  |
+//! | `x → x\|S` (no `P`)     | `set`, fast path CAS                       | Release  |
+//! | `P → S`                 | `set` with waiters: raise + wake all, under the queue lock | Release |
 //! | `x → x & !S`            | `clear`                                    | Relaxed  |
 //! | `0 → P`                 | waiter about to park                       | Relaxed (queue lock orders it) |
-//! | `P → 0`, `S\|P → S`     | `set` after waking all, or last waiter timing out, under the queue lock | Relaxed |
+//! | `P → 0`                 | last waiter timing out, under the queue lock | Relaxed |
 //!
 //! A waiter parks only if, under the queue lock, the byte is exactly `P`
-//! (flag clear, `P` set). `set` raises the flag *before* it takes the queue
-//! lock, so either the waiter's check sees the flag, or the waiter is queued
-//! when `set` walks the queue and is woken with `TOKEN_SET`. A woken waiter
-//! returns `true` from the token alone, never from a re-check, so a `clear`
-//! right after `set` cannot make it miss the event (Python's guarantee).
+//! (flag clear, `P` set). While `P` is set, `set` raises the flag only under
+//! the queue lock, in the same step that wakes every queued waiter, so either
+//! a waiter's check sees the flag, or it is queued and woken with
+//! `TOKEN_SET`, and a wake-up can never outlive its `set` and reach a later
+//! wait (which a "raise first, wake later" `set` would allow after a
+//! `clear`). A woken waiter returns `true` from the token alone, never from
+//! a re-check, so a `clear` right after `set` cannot make it miss the event
+//! (Python's guarantee).
 
 use crate::deadline;
 use crate::park::{self, DEFAULT_PARK_TOKEN, FilterOp, ParkResult, UnparkToken};
@@ -112,11 +116,25 @@ impl Event {
     /// ```
     #[inline]
     pub fn set(&self) {
-        // Release: publishes the setter's work to waiters and `is_set`
-        // readers (pairs with their Acquire).
-        let prev = self.state.fetch_or(SET_BIT, Ordering::Release);
-        if prev & PARKED_BIT != 0 {
-            self.wake_all();
+        // Relaxed: only a guess for the CAS, which orders.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & PARKED_BIT != 0 {
+                return self.set_slow();
+            }
+            // Release: publishes the setter's work to waiters and `is_set`
+            // readers (pairs with their Acquire). A CAS rather than a
+            // fetch_or, so that the flag is never raised outside the queue
+            // lock while a waiter is queued (see `set_slow`).
+            match self.state.compare_exchange_weak(
+                state,
+                state | SET_BIT,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(s) => state = s,
+            }
         }
     }
 
@@ -254,17 +272,29 @@ impl Event {
         }
     }
 
+    /// `set` with waiters: raises the flag and wakes every queued waiter in
+    /// one step under the queue lock. Waiters queued before it are woken
+    /// with `TOKEN_SET`; a waiter validating after it sees the flag. So a
+    /// wake-up can never be stale: it cannot reach a wait that began after
+    /// this `set`'s flag was seen and cleared (which raising the flag first
+    /// and waking later would allow).
     #[cold]
     #[inline(never)]
-    fn wake_all(&self) {
+    fn set_slow(&self) {
         park::unpark_filter(
             self.key(),
             |_| FilterOp::Unpark,
             |_result| {
                 // Under the queue lock, every waiter is being woken: the
-                // queue is empty. Relaxed: it orders no data (the flag's
-                // Release was the fetch_or in `set`).
-                self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
+                // queue is empty, so clear PARKED_BIT with the raise.
+                // Release: publishes the setter's work to the woken waiters
+                // and `is_set` readers (pairs with their Acquire; the woken
+                // are also ordered by the unpark itself).
+                let _ = self
+                    .state
+                    .fetch_update(Ordering::Release, Ordering::Relaxed, |s| {
+                        Some((s | SET_BIT) & !PARKED_BIT)
+                    });
                 TOKEN_SET
             },
         );

@@ -85,3 +85,29 @@ fn set_vs_timed_wait() {
         assert!(format!("{ev:?}").contains("waiters: false"));
     });
 }
+
+/// Ping-pong for two rounds: a `set` whose wake-up is still in flight must
+/// not wake a wait that began after the flag it raised was seen and cleared
+/// (a stale wake-up would return `true` without a `set`, and the peer would
+/// then block forever: a loom deadlock).
+#[test]
+fn ping_pong_no_stale_wake_up() {
+    loom::model(|| {
+        let ping = Arc::new(Event::new());
+        let pong = Arc::new(Event::new());
+        let (pi, po) = (Arc::clone(&ping), Arc::clone(&pong));
+        let peer = thread::spawn(move || {
+            for _ in 0..2 {
+                pi.wait();
+                pi.clear();
+                po.set();
+            }
+        });
+        for _ in 0..2 {
+            ping.set();
+            pong.wait();
+            pong.clear();
+        }
+        peer.join().unwrap();
+    });
+}
