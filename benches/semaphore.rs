@@ -17,7 +17,10 @@ struct StdSemaphore {
 
 impl StdSemaphore {
     fn new(n: usize) -> Self {
-        StdSemaphore { count: Mutex::new(n), cv: Condvar::new() }
+        StdSemaphore {
+            count: Mutex::new(n),
+            cv: Condvar::new(),
+        }
     }
 
     fn acquire(&self) {
