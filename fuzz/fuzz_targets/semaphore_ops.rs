@@ -38,7 +38,10 @@ fn check_plain(initial: usize, ops: &[Op]) {
             Op::AcquireZero => assert_eq!(sem.acquire_timeout(Duration::ZERO), model > 0),
             Op::AcquirePast => {
                 let past = Instant::now().checked_sub(Duration::from_millis(1));
-                let ok = past.map_or(sem.try_acquire(), |t| sem.acquire_until(t));
+                let ok = match past {
+                    Some(t) => sem.acquire_until(t),
+                    None => sem.try_acquire(),
+                };
                 assert_eq!(ok, model > 0);
             }
             Op::Release | Op::ReleaseN(_) | Op::ReleaseHuge => {
@@ -91,7 +94,10 @@ fn check_bounded(initial: usize, ops: &[Op]) {
             Op::AcquireZero => assert_eq!(sem.acquire_timeout(Duration::ZERO), model > 0),
             Op::AcquirePast => {
                 let past = Instant::now().checked_sub(Duration::from_millis(1));
-                let ok = past.map_or(sem.try_acquire(), |t| sem.acquire_until(t));
+                let ok = match past {
+                    Some(t) => sem.acquire_until(t),
+                    None => sem.try_acquire(),
+                };
                 assert_eq!(ok, model > 0);
             }
             Op::Release | Op::ReleaseN(_) | Op::ReleaseHuge => {
@@ -100,7 +106,11 @@ fn check_bounded(initial: usize, ops: &[Op]) {
                     Op::ReleaseN(n) => usize::from(*n),
                     _ => usize::MAX - 3,
                 };
-                let r = if n == 1 { sem.release() } else { sem.release_n(n) };
+                let r = if n == 1 {
+                    sem.release()
+                } else {
+                    sem.release_n(n)
+                };
                 if n <= initial - model {
                     assert_eq!(r, Ok(()));
                     model += n;
