@@ -1,0 +1,474 @@
+//! Python-semantics behaviour tests for `Semaphore` and `BoundedSemaphore`
+//! (what CPython's lock_tests.BaseSemaphoreTests / SemaphoreTests /
+//! BoundedSemaphoreTests check, plus FIFO hand-off and permit conservation).
+//! Timings are only generous sanity bounds.
+
+use pysync::{BoundedSemaphore, Error, Semaphore};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Waits until `dbg` (a semaphore's Debug) shows parked waiters, then gives
+/// them a generous moment to be queued for sure.
+fn wait_until_parked(dbg: impl Fn() -> String) {
+    let start = Instant::now();
+    while !dbg().contains("waiters: true") {
+        assert!(start.elapsed() < Duration::from_secs(10), "nobody parked");
+        thread::sleep(Duration::from_millis(1));
+    }
+    thread::sleep(Duration::from_millis(50));
+}
+
+fn wait_for_count(c: &AtomicUsize, n: usize) {
+    let start = Instant::now();
+    while c.load(SeqCst) < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "count stuck at {}",
+            c.load(SeqCst)
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn constructor_and_counts() {
+    let sem = Semaphore::new(3);
+    assert_eq!(sem.available(), 3);
+    assert!(sem.try_acquire());
+    assert!(sem.try_acquire());
+    assert_eq!(sem.available(), 1);
+    assert!(sem.try_acquire());
+    assert!(!sem.try_acquire());
+    assert_eq!(sem.available(), 0);
+    sem.release();
+    assert_eq!(sem.available(), 1);
+    // A plain Semaphore may go past its initial value.
+    sem.release_n(5);
+    assert_eq!(sem.available(), 6);
+    sem.release_n(0);
+    assert_eq!(sem.available(), 6);
+    assert_eq!(Semaphore::default().available(), 1);
+    assert_eq!(
+        format!("{:?}", Semaphore::new(0)),
+        "Semaphore { available: 0, waiters: false }"
+    );
+    let zero = Semaphore::new(0);
+    assert!(!zero.try_acquire());
+}
+
+#[test]
+fn max_permits_and_overflow() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
+    let r = catch_unwind(AssertUnwindSafe(|| sem.release()));
+    assert!(r.is_err(), "release past MAX_PERMITS must panic");
+    assert_eq!(
+        sem.available(),
+        Semaphore::MAX_PERMITS,
+        "unchanged after the panic"
+    );
+    assert!(sem.try_acquire());
+    sem.release(); // back to the max: fine
+
+    let sem = Semaphore::new(0);
+    assert!(catch_unwind(AssertUnwindSafe(|| sem.release_n(usize::MAX))).is_err());
+    assert_eq!(sem.available(), 0);
+    sem.release_n(Semaphore::MAX_PERMITS);
+    assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
+
+    assert!(catch_unwind(|| Semaphore::new(usize::MAX)).is_err());
+    assert!(catch_unwind(|| BoundedSemaphore::new(Semaphore::MAX_PERMITS + 1)).is_err());
+}
+
+#[test]
+fn acquire_blocks_until_release() {
+    let sem = Arc::new(Semaphore::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let t = {
+        let (sem, done) = (Arc::clone(&sem), Arc::clone(&done));
+        thread::spawn(move || {
+            sem.acquire();
+            done.store(1, SeqCst);
+        })
+    };
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(done.load(SeqCst), 0, "acquire must block on 0 permits");
+    sem.release();
+    t.join().unwrap();
+    assert_eq!(done.load(SeqCst), 1);
+    assert_eq!(sem.available(), 0);
+}
+
+#[test]
+fn release_from_another_thread() {
+    let sem = Arc::new(Semaphore::new(1));
+    sem.acquire();
+    let s2 = Arc::clone(&sem);
+    thread::spawn(move || s2.release()).join().unwrap();
+    assert_eq!(sem.available(), 1);
+}
+
+#[test]
+fn timeouts() {
+    let sem = Semaphore::new(0);
+    assert!(!sem.acquire_timeout(Duration::ZERO));
+    let start = Instant::now();
+    assert!(!sem.acquire_timeout(Duration::from_millis(30)));
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // A deadline in the past is a try.
+    assert!(!sem.acquire_until(Instant::now() - Duration::from_millis(1)));
+    sem.release();
+    assert!(sem.acquire_until(Instant::now() - Duration::from_millis(1)));
+    sem.release();
+    assert!(sem.acquire_timeout(Duration::ZERO));
+    // Duration::MAX waits forever, without panicking.
+    sem.release();
+    assert!(sem.acquire_timeout(Duration::MAX));
+    let sem = Arc::new(sem);
+    let s2 = Arc::clone(&sem);
+    let t = thread::spawn(move || s2.acquire_timeout(Duration::MAX));
+    thread::sleep(Duration::from_millis(20));
+    sem.release();
+    assert!(t.join().unwrap());
+    assert_eq!(sem.available(), 0);
+}
+
+#[test]
+fn timed_out_waiter_does_not_keep_waiters_bit() {
+    let sem = Semaphore::new(0);
+    assert!(!sem.acquire_timeout(Duration::from_millis(10)));
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available: 0, waiters: false }"
+    );
+    // And the fast path works again afterwards.
+    sem.release();
+    assert!(sem.try_acquire());
+}
+
+#[test]
+fn release_n_wakes_exactly_n() {
+    let sem = Arc::new(Semaphore::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..5)
+        .map(|_| {
+            let (sem, done) = (Arc::clone(&sem), Arc::clone(&done));
+            thread::spawn(move || {
+                sem.acquire();
+                done.fetch_add(1, SeqCst);
+            })
+        })
+        .collect();
+    wait_until_parked(|| format!("{sem:?}"));
+    thread::sleep(Duration::from_millis(100));
+    sem.release_n(3);
+    wait_for_count(&done, 3);
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(done.load(SeqCst), 3, "release_n(3) woke more than 3");
+    assert_eq!(sem.available(), 0, "handed off, not counted");
+    sem.release_n(2);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(done.load(SeqCst), 5);
+    assert_eq!(sem.available(), 0);
+}
+
+#[test]
+fn release_n_beyond_waiters_adds_the_rest() {
+    let sem = Arc::new(Semaphore::new(0));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire())
+        })
+        .collect();
+    wait_until_parked(|| format!("{sem:?}"));
+    thread::sleep(Duration::from_millis(50));
+    sem.release_n(5);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(sem.available(), 3);
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available: 3, waiters: false }"
+    );
+}
+
+#[test]
+fn fifo_order_of_waiters() {
+    let sem = Arc::new(Semaphore::new(0));
+    let order = Arc::new(StdMutex::new(Vec::new()));
+    let mut threads = Vec::new();
+    for i in 0..4 {
+        let (sem2, order2) = (Arc::clone(&sem), Arc::clone(&order));
+        threads.push(thread::spawn(move || {
+            sem2.acquire();
+            order2.lock().unwrap().push(i);
+        }));
+        // Let thread i park before thread i + 1 arrives.
+        wait_until_parked(|| format!("{sem:?}"));
+        thread::sleep(Duration::from_millis(50));
+    }
+    for n in 1..=4 {
+        sem.release();
+        let start = Instant::now();
+        while order.lock().unwrap().len() < n {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn no_barging_past_a_parked_waiter() {
+    let sem = Arc::new(Semaphore::new(0));
+    let s2 = Arc::clone(&sem);
+    let waiter = thread::spawn(move || s2.acquire_timeout(Duration::from_secs(10)));
+    wait_until_parked(|| format!("{sem:?}"));
+    sem.release();
+    // The permit went straight to the waiter: a fresh arrival cannot take it.
+    assert!(!sem.try_acquire());
+    assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+    assert!(waiter.join().unwrap());
+    assert_eq!(sem.available(), 0);
+}
+
+#[test]
+fn bounded_semaphore_errors() {
+    let sem = BoundedSemaphore::new(2);
+    assert_eq!(sem.initial(), 2);
+    assert_eq!(sem.release(), Err(Error::TooManyReleases));
+    assert_eq!(
+        Error::TooManyReleases.to_string(),
+        "Semaphore released too many times"
+    );
+    assert!(sem.try_acquire());
+    assert!(sem.try_acquire());
+    assert!(!sem.try_acquire());
+    // All or nothing.
+    assert_eq!(sem.release_n(3), Err(Error::TooManyReleases));
+    assert_eq!(sem.available(), 0);
+    assert_eq!(sem.release_n(usize::MAX), Err(Error::TooManyReleases));
+    assert_eq!(sem.available(), 0);
+    assert_eq!(sem.release_n(0), Ok(()));
+    assert_eq!(sem.release(), Ok(()));
+    assert_eq!(sem.release_n(2), Err(Error::TooManyReleases));
+    assert_eq!(sem.available(), 1);
+    assert_eq!(sem.release_n(1), Ok(()));
+    assert_eq!(sem.available(), 2);
+    assert_eq!(sem.release(), Err(Error::TooManyReleases));
+    assert_eq!(sem.available(), 2);
+    assert_eq!(
+        format!("{sem:?}"),
+        "BoundedSemaphore { available: 2, initial: 2, waiters: false }"
+    );
+    let zero = BoundedSemaphore::new(0);
+    assert_eq!(zero.release(), Err(Error::TooManyReleases));
+    assert_eq!(zero.release_n(0), Ok(()));
+    assert_eq!(BoundedSemaphore::default().available(), 1);
+}
+
+#[test]
+fn bounded_semaphore_hands_off_to_waiters() {
+    let sem = Arc::new(BoundedSemaphore::new(2));
+    assert!(sem.try_acquire());
+    assert!(sem.try_acquire());
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire_timeout(Duration::from_secs(10)))
+        })
+        .collect();
+    wait_until_parked(|| format!("{sem:?}"));
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(sem.release_n(2), Ok(()));
+    for t in threads {
+        assert!(t.join().unwrap());
+    }
+    assert_eq!(sem.available(), 0);
+    assert_eq!(sem.release_n(2), Ok(()));
+    assert_eq!(sem.release(), Err(Error::TooManyReleases));
+    // Blocking forms work on the bounded one too.
+    sem.acquire();
+    assert!(sem.acquire_until(Instant::now()));
+    assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+}
+
+#[test]
+fn guards() {
+    let sem = Semaphore::new(2);
+    {
+        let _a = sem.access();
+        let _b = sem.try_access().expect("second permit");
+        assert!(sem.try_access().is_none());
+        assert!(sem.access_timeout(Duration::from_millis(5)).is_none());
+        assert!(sem.access_until(Instant::now()).is_none());
+        assert_eq!(sem.available(), 0);
+    }
+    assert_eq!(sem.available(), 2);
+    let g = sem
+        .access_until(Instant::now() + Duration::from_millis(5))
+        .unwrap();
+    thread::scope(|s| {
+        s.spawn(move || drop(g));
+    });
+    assert_eq!(sem.available(), 2);
+
+    // A panic while holding a permit gives it back.
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let _g = sem.access();
+        panic!("boom");
+    }));
+    assert!(r.is_err());
+    assert_eq!(sem.available(), 2);
+}
+
+#[test]
+fn bounded_guards() {
+    let sem = BoundedSemaphore::new(1);
+    let g = sem.access();
+    assert_eq!(sem.available(), 0);
+    assert_eq!(g.release(), Ok(()));
+    assert_eq!(sem.available(), 1);
+    {
+        let _g = sem.access_timeout(Duration::ZERO).unwrap();
+        assert!(sem.try_access().is_none());
+    }
+    assert_eq!(sem.available(), 1);
+
+    // Somebody else over-releases while a guard is out: the guard's release
+    // is the one too many.
+    let g = sem.try_access().unwrap();
+    assert_eq!(sem.release(), Ok(()));
+    assert_eq!(g.release(), Err(Error::TooManyReleases));
+    assert_eq!(sem.available(), 1);
+    assert!(sem.try_acquire());
+    let g = sem.access_until(Instant::now() - Duration::from_secs(1));
+    assert!(g.is_none());
+    sem.release().unwrap();
+    let g = sem.access();
+    sem.release().unwrap();
+    let r = catch_unwind(AssertUnwindSafe(move || drop(g)));
+    assert!(r.is_err(), "dropping a guard past the bound panics");
+    assert_eq!(sem.available(), 1);
+}
+
+#[test]
+fn stress_short_timeouts_conserve_permits() {
+    const PERMITS: usize = 3;
+    let sem = Semaphore::new(PERMITS);
+    let inside = AtomicUsize::new(0);
+    let max_inside = AtomicUsize::new(0);
+    let acquired = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for t in 0..8usize {
+            let (sem, inside, max_inside, acquired) = (&sem, &inside, &max_inside, &acquired);
+            s.spawn(move || {
+                for i in 0..400usize {
+                    let timeout = Duration::from_micros(((t * 7 + i) % 5) as u64 * 50);
+                    let two = i % 7 == 0;
+                    let got = if two {
+                        // Take two permits (one at a time), give both back at once.
+                        if sem.acquire_timeout(timeout) {
+                            if sem.acquire_timeout(timeout) {
+                                2
+                            } else {
+                                sem.release();
+                                0
+                            }
+                        } else {
+                            0
+                        }
+                    } else {
+                        usize::from(sem.acquire_timeout(timeout))
+                    };
+                    if got == 0 {
+                        continue;
+                    }
+                    let now = inside.fetch_add(got, SeqCst) + got;
+                    max_inside.fetch_max(now, SeqCst);
+                    acquired.fetch_add(1, SeqCst);
+                    std::hint::spin_loop();
+                    inside.fetch_sub(got, SeqCst);
+                    sem.release_n(got);
+                }
+            });
+        }
+    });
+    assert!(
+        max_inside.load(SeqCst) <= PERMITS,
+        "more holders than permits"
+    );
+    assert!(acquired.load(SeqCst) > 0);
+    assert_eq!(sem.available(), PERMITS, "a permit was lost or created");
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available: 3, waiters: false }"
+    );
+}
+
+#[test]
+fn stress_producer_vs_timing_out_consumers() {
+    // Every permit released is either taken by a consumer or still counted.
+    const RELEASES: usize = 2000;
+    let sem = Semaphore::new(0);
+    let taken = AtomicUsize::new(0);
+    let producing = AtomicUsize::new(1);
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while producing.load(SeqCst) == 1 {
+                    if sem.acquire_timeout(Duration::from_micros(20)) {
+                        taken.fetch_add(1, SeqCst);
+                    }
+                }
+            });
+        }
+        s.spawn(|| {
+            for i in 0..RELEASES {
+                if i % 3 == 0 {
+                    thread::yield_now();
+                }
+                sem.release();
+            }
+            producing.store(0, SeqCst);
+        });
+    });
+    assert_eq!(taken.load(SeqCst) + sem.available(), RELEASES);
+}
+
+#[test]
+fn bounded_stress_never_exceeds_initial() {
+    let sem = BoundedSemaphore::new(2);
+    let got = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for i in 0..500 {
+                    if sem.acquire_timeout(Duration::from_micros(100)) {
+                        got.fetch_add(1, SeqCst);
+                        if i % 5 == 0 {
+                            drop(sem.try_access());
+                        }
+                        sem.release().expect("releasing what we hold is fine");
+                    }
+                    assert!(sem.available() <= 2);
+                }
+            });
+        }
+    });
+    assert!(got.load(SeqCst) > 0);
+    assert_eq!(sem.available(), 2);
+    assert_eq!(sem.release(), Err(Error::TooManyReleases));
+}
