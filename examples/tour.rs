@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --example tour`
 
-use pysync::{Barrier, Condition, Lock, Mutex, RLock};
+use pysync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Mutex, RLock, Semaphore};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -16,6 +16,7 @@ fn main() {
     println!("pysync tour: Python's threading primitives in Rust\n");
     lock();
     rlock();
+    semaphore_and_event();
     condition();
     barrier();
     println!("\nTour finished in {:.2?}.", start.elapsed());
@@ -175,6 +176,44 @@ fn condition() {
     );
     match cond.notify_one() {
         Err(e) => println!("  notify without holding the lock: \"{e}\", like Python"),
+        Ok(()) => unreachable!(),
+    }
+}
+
+/// `threading.Semaphore` and `threading.Event`: a bounded worker pool, all
+/// workers released at once by a starting gun.
+fn semaphore_and_event() {
+    println!("\n== Semaphore and Event (threading.Semaphore, threading.Event)");
+    let pool = Semaphore::new(2); // two "connections"
+    let start = Event::new(); // a starting gun for every worker
+    let (inside, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let order = std::sync::Mutex::new(Vec::new());
+    let t0 = Instant::now();
+    thread::scope(|s| {
+        for id in 0..6 {
+            let (pool, start, inside, peak, order) = (&pool, &start, &inside, &peak, &order);
+            s.spawn(move || {
+                start.wait();
+                let _conn = pool.access(); // FIFO: no worker starves
+                peak.fetch_max(inside.fetch_add(1, SeqCst) + 1, SeqCst);
+                order.lock().unwrap().push(id);
+                thread::sleep(Duration::from_millis(5));
+                inside.fetch_sub(1, SeqCst);
+            });
+        }
+        thread::sleep(Duration::from_millis(5));
+        start.set(); // every waiting worker wakes
+    });
+    println!(
+        "  6 workers, 2 permits: served in order {:?}, at most {} at once, {:.0?} in all",
+        order.lock().unwrap(),
+        peak.load(SeqCst),
+        t0.elapsed()
+    );
+    println!("  permits back in the pool: {}", pool.available());
+    let bounded = BoundedSemaphore::new(1);
+    match bounded.release() {
+        Err(e) => println!("  over-releasing a BoundedSemaphore: \"{e}\", like Python"),
         Ok(()) => unreachable!(),
     }
 }
