@@ -736,10 +736,11 @@ impl Gil {
                         // later sets it again in its validate.
                         self.drop_request.store(0, Ordering::Relaxed);
                         if !forced {
-                            // Nobody parked: release. Release: publishes the
-                            // critical section to the next acquirer; any
-                            // thread about to park fails its validate.
-                            self.state.store(0, Ordering::Release);
+                            // Nobody parked: release. An RMW, not a store, so
+                            // that it orders after a waiter's concurrent
+                            // `H → H|W` (which then fails its validate).
+                            // Release: publishes the critical section.
+                            self.state.fetch_and(!(HELD | WAITERS), Ordering::Release);
                         }
                     }
                     UNPARK_RETRY
