@@ -573,16 +573,16 @@ impl Gil {
             }
             // Announce that we will park. Relaxed: the queue lock orders this
             // with the releaser, which re-reads the state under it.
-            if state & WAITERS == 0 {
-                if let Err(s) = self.state.compare_exchange_weak(
+            if state & WAITERS == 0
+                && let Err(s) = self.state.compare_exchange_weak(
                     state,
                     state | WAITERS,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
-                ) {
-                    state = s;
-                    continue;
-                }
+                )
+            {
+                state = s;
+                continue;
             }
             let (requesting, wake_at) = self.plan(kind, arrival, slice_elapsed);
             let token = ParkToken(
