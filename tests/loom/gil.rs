@@ -148,3 +148,35 @@ fn yield_now_hands_over() {
         sh.assert_settled(3);
     });
 }
+
+/// Three threads: a holder that polls `check`, a CPU waiter, and a thread
+/// that goes through `allow_threads` (releasing, then re-entering as a
+/// priority waiter) — both waiters may request at any point.
+#[test]
+fn priority_and_cpu_waiters_with_holder() {
+    loom::model(|| {
+        let sh = Shared::new();
+        let guard = sh.gil.acquire();
+        let cpu = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let _g = sh.gil.acquire();
+                sh.section("C");
+            })
+        };
+        let io = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let mut g = sh.gil.acquire();
+                g.allow_threads(|| ());
+                sh.section("I");
+            })
+        };
+        guard.check();
+        sh.section("A");
+        drop(guard);
+        cpu.join().unwrap();
+        io.join().unwrap();
+        sh.assert_settled(3);
+    });
+}
