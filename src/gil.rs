@@ -41,8 +41,12 @@
 //!   has held the GIL for the *minimum slice* `I/25` (200 µs for 5 ms).
 //!
 //! A requester raises the drop request; the holder's next [`GilGuard::check`]
-//! hands the GIL directly to the requester with the smallest ticket and queues
-//! behind everybody (with a new ticket). A voluntary release (guard drop,
+//! queues behind everybody (with a new ticket) and, once parked, hands the GIL
+//! directly to the requester with the smallest ticket. Queueing *before*
+//! handing over matters on a busy machine: the woken requester often preempts
+//! the old holder, which must already be in line so that the next release
+//! comes back to it (otherwise a preempted CPU-bound thread would drop out of
+//! the rotation while the I/O thread keeps finding the GIL free). A voluntary release (guard drop,
 //! `allow_threads`, `yield_now`) hands it to the requester with the smallest
 //! ticket, or else to the waiter with the smallest ticket (the longest
 //! waiter). The timing is done by the waiters (timed parks); the holder never
@@ -539,6 +543,15 @@ impl Gil {
     #[cold]
     #[inline(never)]
     fn acquire_slow(&self, kind: Kind, deadline: Option<Instant>) -> bool {
+        self.wait_loop(kind, deadline, false)
+    }
+
+    /// The waiting loop. With `giving`, the caller holds the GIL and a drop
+    /// request is pending (`check`): it queues first and hands the GIL over
+    /// only once it is parked (from `before_sleep`), so that it is already
+    /// in line when the receiver releases — a holder that is preempted right
+    /// after the hand-off cannot fall out of the queue.
+    fn wait_loop(&self, kind: Kind, deadline: Option<Instant>, mut giving: bool) -> bool {
         let start = Instant::now();
         let arrival = now_ns();
         // Relaxed: a unique number is all that is needed; order among
@@ -550,7 +563,9 @@ impl Gil {
         // Relaxed: only a hint for the CAS below, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & HELD == 0 {
+            if giving {
+                // We hold the GIL: park straight away (below).
+            } else if state & HELD == 0 {
                 // Acquire: pairs with the Release of the previous release.
                 match self.state.compare_exchange_weak(
                     state,
@@ -568,12 +583,13 @@ impl Gil {
                 }
                 continue;
             }
-            if deadline::expired(deadline) {
+            if !giving && deadline::expired(deadline) {
                 return false;
             }
             // Announce that we will park. Relaxed: the queue lock orders this
             // with the releaser, which re-reads the state under it.
-            if state & WAITERS == 0
+            if !giving
+                && state & WAITERS == 0
                 && let Err(s) = self.state.compare_exchange_weak(
                     state,
                     state | WAITERS,
@@ -591,9 +607,17 @@ impl Gil {
                     | if requesting { TOKEN_REQ } else { 0 },
             );
             let park_deadline = earliest(wake_at, deadline);
+            // Set by `before_sleep` when giving found nobody to give to.
+            let kept = Cell::new(false);
             let result = park::park(
                 self.key(),
                 || {
+                    if giving {
+                        // We hold it; we are about to be queued. Relaxed:
+                        // under the queue lock, like every WAITERS change.
+                        self.state.fetch_or(WAITERS, Ordering::Relaxed);
+                        return true;
+                    }
                     // Relaxed: under the queue lock, which the releaser's and
                     // `check`'s slow paths take.
                     if self.state.load(Ordering::Relaxed) != HELD | WAITERS {
@@ -606,7 +630,14 @@ impl Gil {
                     }
                     true
                 },
-                || {},
+                || {
+                    // Queued (and the queue lock released): hand over now.
+                    if giving && !self.handoff(true) {
+                        // The requester left: keep the GIL (wake ourselves).
+                        kept.set(true);
+                        self.unpark_ticket(ticket, UNPARK_RETRY);
+                    }
+                },
                 |_key, was_last| {
                     if was_last {
                         // Relaxed: under the queue lock; it orders no data.
@@ -616,6 +647,11 @@ impl Gil {
                 token,
                 park_deadline,
             );
+            if giving && kept.get() {
+                // We never gave it away (whoever woke us).
+                return true;
+            }
+            giving = false;
             match result {
                 // The GIL was handed to us: it stayed held for us, and the
                 // giver's critical section is ordered before ours by the
@@ -808,10 +844,26 @@ impl Gil {
     #[cold]
     #[inline(never)]
     fn check_slow(&self) {
-        if self.handoff(true) {
-            // Queue behind everybody (a new ticket), as a CPU waiter.
-            self.acquire_slow(Kind::Cpu, None);
-        }
+        // Queue behind everybody (a new ticket), as a CPU waiter, then hand
+        // the GIL to the requester.
+        self.wait_loop(Kind::Cpu, None, true);
+    }
+
+    /// Wakes the parked waiter holding `ticket` (if still parked) with `token`.
+    fn unpark_ticket(&self, ticket: usize, token: UnparkToken) {
+        let mut done = false;
+        park::unpark_filter(
+            self.key(),
+            |t| {
+                if !done && t.0 >> TICKET_SHIFT == ticket {
+                    done = true;
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Skip
+                }
+            },
+            |_| token,
+        );
     }
 }
 

@@ -213,7 +213,9 @@ fn timed_out_waiter_leaves_no_trace() {
     thread::scope(|s| {
         s.spawn(|| assert!(gil.acquire_timeout(Duration::from_millis(20)).is_none()));
     });
-    // The stale drop request (if any) is cleared by check, which keeps the GIL.
+    // The stale drop request is cleared by check, which keeps the GIL at once
+    // (with an infinite interval nothing else would ever wake it).
+    gil.set_switch_interval(Duration::MAX);
     g.check();
     assert!(gil.locked());
     drop(g);
