@@ -367,6 +367,7 @@ fn main() {
     let f2 = fairness(&pysync, 2, Duration::from_secs(2));
     let f4 = fairness(&pysync, 4, Duration::from_secs(2));
     let c2 = fairness(&cpython, 2, Duration::from_secs(1));
+    let c4 = fairness(&cpython, 4, Duration::from_secs(2));
     let pct = |v: &[f64]| {
         v.iter()
             .map(|x| format!("{:.1}%", x * 100.0))
@@ -395,6 +396,11 @@ fn main() {
         c2.jain
     );
 
+    println!(
+        "| CPython-style work shares, 4 CPU threads, 2 s | {} (Jain {:.4}) | (reference) |",
+        pct(&c4.shares),
+        c4.jain
+    );
     println!();
     println!(
         "Convoy: an I/O thread loops allow_threads(|| 1-byte socket round trip), next to N CPU-bound threads (1.5 s each)"
