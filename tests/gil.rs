@@ -1,0 +1,365 @@
+//! Behaviour tests for `pysync::Gil` (CPython GIL semantics, plus the
+//! no-convoy hand-off). Timings are generous sanity bounds only.
+
+use pysync::{Gil, GilStats};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Waits (politely) until `cond` holds, or panics after a generous bound.
+fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Checks the stats identity with nobody holding the GIL.
+fn assert_balanced(s: GilStats) {
+    assert_eq!(s.acquisitions, s.releases(), "{s:?}");
+    assert!(s.max_wait <= s.total_wait, "{s:?}");
+}
+
+#[test]
+fn mutual_exclusion_with_checks() {
+    let gil = Gil::with_switch_interval(Duration::from_micros(200));
+    let inside = AtomicUsize::new(0);
+    let total = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let guard = gil.acquire();
+                for i in 0..20_000 {
+                    assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                    total.fetch_add(1, Ordering::Relaxed);
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    guard.check();
+                    if i % 5000 == 0 {
+                        guard.yield_now();
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(total.load(Ordering::Relaxed), 80_000);
+    assert!(!gil.locked());
+    assert_balanced(gil.stats());
+}
+
+#[test]
+fn forced_switch_happens() {
+    let gil = Gil::with_switch_interval(Duration::from_millis(1));
+    let stop = AtomicBool::new(false);
+    let other_ran = AtomicBool::new(false);
+    thread::scope(|s| {
+        let guard = gil.acquire();
+        s.spawn(|| {
+            let _g = gil.acquire();
+            other_ran.store(true, Ordering::SeqCst);
+            stop.store(true, Ordering::SeqCst);
+        });
+        // CPU-bound holder that never releases voluntarily: only a forced
+        // switch in check() lets the other thread in.
+        let start = Instant::now();
+        while !stop.load(Ordering::SeqCst) {
+            guard.check();
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no forced switch"
+            );
+        }
+        drop(guard);
+    });
+    assert!(other_ran.load(Ordering::SeqCst));
+    let s = gil.stats();
+    assert!(s.forced_switches >= 1, "{s:?}");
+    assert_balanced(s);
+}
+
+#[test]
+fn fifo_handoff_order() {
+    // A huge interval: no forced switches, only voluntary hand-offs, which
+    // go to the longest waiter.
+    let gil = Gil::with_switch_interval(Duration::from_secs(3600));
+    let order = Mutex::new(Vec::new());
+    let guard = gil.acquire();
+    let queued = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for i in 0..4 {
+            // Start the waiters one after the other, each parked before the
+            // next arrives.
+            let (gil, order, queued) = (&gil, &order, &queued);
+            s.spawn(move || {
+                queued.fetch_add(1, Ordering::SeqCst);
+                let _g = gil.acquire();
+                order.lock().unwrap().push(i);
+            });
+            wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
+            thread::sleep(Duration::from_millis(30));
+        }
+        // A fresh arrival after everybody queued must not barge in either.
+        drop(guard);
+    });
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+    assert_balanced(gil.stats());
+}
+
+#[test]
+fn no_barging_past_a_waiter() {
+    let gil = Gil::with_switch_interval(Duration::from_secs(3600));
+    let guard = gil.acquire();
+    let got = AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _g = gil.acquire();
+            got.store(true, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(20));
+        });
+        // Let the waiter park.
+        thread::sleep(Duration::from_millis(50));
+        drop(guard);
+        // The GIL went straight to the waiter: a fresh try fails.
+        assert!(gil.try_acquire().is_none() || got.load(Ordering::SeqCst));
+        wait_for("waiter to run", || got.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn allow_threads_really_releases() {
+    let gil = Gil::new();
+    let mut guard = gil.acquire();
+    let entered = AtomicBool::new(false);
+    thread::scope(|s| {
+        let v = guard.allow_threads(|| {
+            assert!(!gil.locked());
+            s.spawn(|| {
+                let _g = gil.acquire();
+                entered.store(true, Ordering::SeqCst);
+            })
+            .join()
+            .unwrap();
+            7
+        });
+        assert_eq!(v, 7);
+    });
+    assert!(entered.load(Ordering::SeqCst));
+    assert!(gil.locked());
+    drop(guard);
+    assert_balanced(gil.stats());
+}
+
+#[test]
+fn allow_threads_comes_back_while_cpu_bound_holder_runs() {
+    // The I/O thread must regain the GIL although the other thread never
+    // releases it voluntarily (it only calls check()).
+    let gil = Gil::with_switch_interval(Duration::from_millis(5));
+    let done = AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let guard = gil.acquire();
+            while !done.load(Ordering::Relaxed) {
+                guard.check();
+                std::hint::spin_loop();
+            }
+        });
+        s.spawn(|| {
+            let mut guard = gil.acquire();
+            for _ in 0..50 {
+                guard.allow_threads(|| thread::sleep(Duration::from_micros(100)));
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+    });
+    let s = gil.stats();
+    assert!(s.priority_switches >= 1, "{s:?}");
+    assert_balanced(s);
+}
+
+#[test]
+fn try_acquire_and_timeouts() {
+    let gil = Gil::new();
+    let g = gil.try_acquire().expect("free");
+    assert!(gil.try_acquire().is_none());
+    thread::scope(|s| {
+        s.spawn(|| {
+            assert!(gil.try_acquire().is_none());
+            assert!(gil.acquire_timeout(Duration::ZERO).is_none());
+            let t = Instant::now();
+            assert!(gil.acquire_timeout(Duration::from_millis(30)).is_none());
+            assert!(t.elapsed() >= Duration::from_millis(30));
+            assert!(gil.acquire_until(Instant::now()).is_none());
+        });
+    });
+    drop(g);
+    assert!(gil.acquire_timeout(Duration::MAX).is_some());
+    assert!(
+        gil.acquire_until(Instant::now() + Duration::from_secs(1))
+            .is_some()
+    );
+    assert!(!gil.locked());
+    assert_balanced(gil.stats());
+}
+
+#[test]
+fn timed_out_waiter_leaves_no_trace() {
+    let gil = Gil::with_switch_interval(Duration::from_micros(100));
+    let g = gil.acquire();
+    thread::scope(|s| {
+        s.spawn(|| assert!(gil.acquire_timeout(Duration::from_millis(20)).is_none()));
+    });
+    // The stale drop request is cleared by check, which keeps the GIL at once
+    // (with an infinite interval nothing else would ever wake it).
+    gil.set_switch_interval(Duration::MAX);
+    g.check();
+    assert!(gil.locked());
+    drop(g);
+    assert!(!gil.locked());
+    assert!(gil.try_acquire().is_some());
+    assert_balanced(gil.stats());
+}
+
+#[test]
+fn stats_add_up() {
+    let gil = Gil::with_switch_interval(Duration::from_micros(500));
+    let barrier = Barrier::new(3);
+    thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                barrier.wait();
+                let mut guard = gil.acquire();
+                let end = Instant::now() + Duration::from_millis(100);
+                while Instant::now() < end {
+                    guard.check();
+                }
+                guard.allow_threads(|| thread::sleep(Duration::from_millis(1)));
+                guard.yield_now();
+            });
+        }
+    });
+    let s = gil.stats();
+    assert_balanced(s);
+    // 3 first acquisitions + 3 re-acquisitions after allow_threads, at least.
+    assert!(s.acquisitions >= 6, "{s:?}");
+    assert!(s.switches() >= 1, "{s:?}");
+    assert!(s.total_wait > Duration::ZERO, "{s:?}");
+}
+
+#[test]
+fn guard_drop_releases() {
+    let gil = Gil::new();
+    {
+        let _g = gil.acquire();
+        assert!(gil.locked());
+    }
+    assert!(!gil.locked());
+    assert_eq!(gil.stats().acquisitions, 1);
+    assert_eq!(gil.stats().voluntary_releases, 1);
+}
+
+#[test]
+fn panic_while_holding_leaves_gil_usable() {
+    let gil = Arc::new(Gil::new());
+    let g2 = Arc::clone(&gil);
+    let r = thread::spawn(move || {
+        let _g = g2.acquire();
+        panic!("boom");
+    })
+    .join();
+    assert!(r.is_err());
+    assert!(!gil.locked());
+    assert!(gil.try_acquire().is_some());
+}
+
+#[test]
+fn panic_inside_allow_threads_leaves_gil_usable() {
+    let gil = Gil::new();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let mut g = gil.acquire();
+        g.allow_threads(|| panic!("io failed"));
+    }));
+    assert!(r.is_err());
+    assert!(!gil.locked());
+    let s = gil.stats();
+    // acquire + re-acquire on unwind; allow_threads release + guard drop.
+    assert_eq!((s.acquisitions, s.voluntary_releases), (2, 2), "{s:?}");
+    // And with another thread in the picture.
+    thread::scope(|s| {
+        s.spawn(|| drop(gil.acquire()));
+        drop(gil.acquire());
+    });
+    assert!(!gil.locked());
+}
+
+#[test]
+fn set_switch_interval_takes_effect() {
+    // Start with "never force a switch": the waiter only gets in once the
+    // interval is shortened at run time.
+    let gil = Gil::with_switch_interval(Duration::MAX);
+    assert_eq!(gil.switch_interval(), Duration::MAX);
+    let got = AtomicBool::new(false);
+    thread::scope(|s| {
+        let guard = gil.acquire();
+        s.spawn(|| {
+            let _g = gil.acquire();
+            got.store(true, Ordering::SeqCst);
+        });
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(100) {
+            guard.check();
+        }
+        assert!(
+            !got.load(Ordering::SeqCst),
+            "switched with an infinite interval"
+        );
+        assert_eq!(gil.stats().forced_switches, 0);
+        // The waiter parked "forever"; the new interval reaches it at once.
+        gil.set_switch_interval(Duration::from_millis(1));
+        assert_eq!(gil.switch_interval(), Duration::from_millis(1));
+        let start = Instant::now();
+        while !got.load(Ordering::SeqCst) {
+            guard.check();
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "interval change ignored"
+            );
+        }
+        drop(guard);
+    });
+    assert!(gil.stats().forced_switches >= 1);
+    assert_balanced(gil.stats());
+}
+
+#[test]
+fn zero_interval_switches_on_every_check() {
+    let gil = Gil::with_switch_interval(Duration::ZERO);
+    let count = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let guard = gil.acquire();
+                for _ in 0..2000 {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    guard.check();
+                }
+            });
+        }
+    });
+    assert_eq!(count.load(Ordering::Relaxed), 4000);
+    assert_balanced(gil.stats());
+}
+
+#[test]
+fn debug_does_not_block() {
+    let gil = Gil::new();
+    let g = gil.acquire();
+    let s = format!("{gil:?} {g:?}");
+    assert!(s.contains("locked: true"), "{s}");
+    drop(g);
+    assert!(format!("{:?}", gil.stats()).contains("acquisitions: 1"));
+}
