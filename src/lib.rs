@@ -4,23 +4,94 @@
 //! built on futex-style parking (`parking_lot_core`), plus [`Gil`], a
 //! GIL-style fair hand-off lock without CPython's convoy effect.
 //!
-//! | Python (`threading`) | pysync              | std                 | parking_lot            |
-//! |----------------------|---------------------|---------------------|------------------------|
-//! | `Lock`               | [`Lock`], [`Mutex`] | `Mutex<()>`         | `Mutex<()>`, `RawMutex`|
-//! | `RLock`              | [`RLock`], [`ReentrantMutex`] | —         | `ReentrantMutex`       |
-//!
 //! ```
-//! use pysync::Lock;
+//! use pysync::{Event, Lock, Semaphore};
+//! use std::sync::Arc;
+//! use std::thread;
+//!
 //! let lock = Lock::new();
 //! {
 //!     let _held = lock.lock();
 //!     assert!(lock.locked());
 //! }
 //! assert!(lock.release().is_err()); // Python: RuntimeError("release unlocked lock")
+//!
+//! let ready = Arc::new(Event::new());
+//! let pool = Arc::new(Semaphore::new(2));
+//! let workers: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         let (ready, pool) = (ready.clone(), pool.clone());
+//!         thread::spawn(move || {
+//!             ready.wait();
+//!             let _slot = pool.access(); // at most 2 at a time
+//!         })
+//!     })
+//!     .collect();
+//! ready.set();
+//! for w in workers {
+//!     w.join().unwrap();
+//! }
+//! assert_eq!(pool.available(), 2);
 //! ```
+//!
+//! ## Python ↔ pysync ↔ std ↔ parking_lot
+//!
+//! | Python (`threading`) | pysync | std | parking_lot |
+//! |---|---|---|---|
+//! | `Lock` | [`Lock`], [`Mutex<T>`](Mutex) | `Mutex<()>` | `Mutex<()>`, `RawMutex` |
+//! | `RLock` | [`RLock`], [`ReentrantMutex<T>`](ReentrantMutex) | — | `ReentrantMutex<T>` |
+//! | `Semaphore` | [`Semaphore`] | — (hand-rolled `Mutex<usize>` + `Condvar`) | — |
+//! | `BoundedSemaphore` | [`BoundedSemaphore`] | — | — |
+//! | `Event` | [`Event`] | — (`Mutex<bool>` + `Condvar`) | — |
+//! | `Condition` | [`Condition<L>`](Condition) | `Condvar` + `Mutex` | `Condvar` + `Mutex` |
+//! | `Barrier` | [`Barrier`] | `Barrier` (no timeout, abort, reset, action) | — |
+//! | the GIL (`ceval_gil.c`) | [`Gil`] | — | — |
+//!
+//! Every blocking call has four forms: blocking (`acquire`, `wait`), `try_`
+//! (→ `bool`), `_timeout(Duration)` and `_until(Instant)`. `Duration::ZERO`
+//! is a try; `Duration::MAX` (or any timeout too large for `Instant`) waits
+//! forever and never panics.
+//!
+//! ## Semantics, and where pysync differs from CPython
+//!
+//! * **`Lock` is not owned**, exactly like Python's: any thread may release
+//!   it, and releasing an unlocked `Lock` is [`Error::ReleaseUnlocked`]
+//!   ("release unlocked lock"). Acquiring it twice from one thread blocks.
+//!   It is one byte, and **eventually fair**: a waiter parked about a
+//!   millisecond gets the lock handed to it, so no thread starves under a
+//!   tight acquire/release loop (CPython's PyMutex does the same; its
+//!   semaphore-based `Lock` before 3.13 did not).
+//! * **`RLock`** is owned: releasing it from a thread that does not own it is
+//!   [`Error::NotOwned`] ("cannot release un-acquired lock").
+//! * **No poisoning**: a panic while holding a guard releases the lock, like a
+//!   Python exception leaving a `with` block.
+//! * **`Semaphore` is FIFO**: a released permit goes to the longest waiter and
+//!   a late arrival never barges past a parked waiter (CPython's `Semaphore`
+//!   lets it, so a waiter can starve). A waiter whose timeout fires as a
+//!   permit is handed to it keeps it: no permit is ever lost.
+//! * **`Condition` never loses a notification**: a waiter that times out at
+//!   the moment it is notified reports being notified (CPython's can drop
+//!   it, gh-90968). `notify_all` moves the waiters onto the lock's queue
+//!   instead of waking them all to fight for it. `wait_for` requires the lock
+//!   even when the predicate is already true (CPython only checks when it
+//!   has to wait).
+//! * **`Barrier`**: a timeout that races the round's completion never breaks
+//!   the barrier; `Barrier::new(0)` panics (use [`Barrier::try_new`] for an
+//!   `Err`).
+//! * **`Gil`** hands the GIL directly to the waiter that asked for it (no
+//!   barging), like CPython's FORCE_SWITCHING, but a thread returning from
+//!   [`GilGuard::allow_threads`] (I/O) gets it back within a short slice
+//!   instead of a whole switch interval: no convoy effect.
+//!
+//! Misuse is a clear [`Error`], worded like Python's message, never UB, a
+//! silent no-op or a hang.
+//!
+//! ## Cargo features
+//!
+//! * `deadlock_detection`: [`deadlock::check_deadlock`] reports cycles of
+//!   threads blocked on each other's `Lock`s and `RLock`s, with backtraces.
+//!   Zero cost when off.
 #![warn(missing_docs, missing_debug_implementations)]
-// TEMPORARY while the primitives that use the whole seam are being written.
-#![allow(dead_code)]
 
 mod deadline;
 #[cfg(all(feature = "deadlock_detection", not(loom)))]
@@ -46,16 +117,11 @@ pub use rlock::{RLock, RLockGuard, RLockSaved, RawThreadId};
 #[cfg(not(loom))]
 pub use rlock::{ReentrantMutex, ReentrantMutexGuard};
 
-#[allow(unused_imports)]
-pub use barrier::*;
-#[allow(unused_imports)]
-pub use condition::*;
-#[allow(unused_imports)]
-pub use event::*;
-#[allow(unused_imports)]
-pub use gil::*;
-#[allow(unused_imports)]
-pub use semaphore::*;
+pub use barrier::Barrier;
+pub use condition::{Condition, ConditionGuard, ConditionLock};
+pub use event::Event;
+pub use gil::{Gil, GilGuard, GilStats};
+pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
 
 #[cfg(not(loom))]
 mod assertions {

@@ -15,10 +15,8 @@
 //! Callbacks (`validate`, `timed_out`, `callback`, `filter`) run while the
 //! queue is locked: they must not panic, park or unpark.
 
-#[allow(unused_imports)] // the full vocabulary of the seam; not every primitive uses all of it
 pub(crate) use parking_lot_core::{
-    DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult, ParkToken, RequeueOp,
-    UnparkToken,
+    DEFAULT_PARK_TOKEN, FilterOp, ParkResult, ParkToken, RequeueOp, UnparkToken,
 };
 
 /// What an unpark operation did (parking_lot_core's is `non_exhaustive`, so
@@ -41,7 +39,6 @@ mod backend;
 #[path = "park/loom.rs"]
 mod backend;
 
-#[allow(unused_imports)]
 pub(crate) use backend::{unpark_all, unpark_filter, unpark_one, unpark_requeue};
 
 #[cfg(not(all(feature = "deadlock_detection", not(loom))))]

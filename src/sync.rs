@@ -5,11 +5,9 @@
 //! sees every synchronising operation.
 
 #[cfg(loom)]
-#[allow(unused_imports)]
 pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
-#[allow(unused_imports)]
 pub(crate) use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Defines a `const fn` normally and a plain `fn` under loom (loom's atomics
