@@ -6,6 +6,8 @@
 //! inside the measurement; the cost is amortised over the rounds). The
 //! reported throughput is rounds per second.
 
+mod common;
+use common::config;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -76,13 +78,6 @@ fn bench(c: &mut Criterion) {
     let s = std::sync::Barrier::new(1);
     g.bench_function("std", |b| b.iter(|| black_box(s.wait().is_leader())));
     g.finish();
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(20)
 }
 
 criterion_group! {

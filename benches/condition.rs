@@ -7,18 +7,13 @@
 //! * `notify_all/N`: one broadcast round per iteration to N waiters, who each
 //!   check in; the notifier waits for all N on a second condition.
 
+mod common;
+use common::config;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pysync::{Condition, Lock};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::time::{Duration, Instant};
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(20)
-}
+use std::time::Instant;
 
 fn ping_pong(c: &mut Criterion) {
     let mut g = c.benchmark_group("ping_pong");

@@ -2,6 +2,8 @@
 //! `Mutex<bool>` + `Condvar`; `wait` on a set event; `set` with no waiters
 //! against `Condvar::notify_one` with no waiters.
 
+mod common;
+use common::config;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pysync::Event;
 use std::hint::black_box;
@@ -125,13 +127,6 @@ fn benches_fast_paths(c: &mut Criterion) {
         b.iter(|| black_box(&cv).notify_one())
     });
     g.finish();
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(20)
 }
 
 criterion_group! {

@@ -2,6 +2,8 @@
 //! acquire/release (pysync::Gil vs std/parking_lot mutexes), and hand-off
 //! ping-pong / contended acquire at 2, 4 and 8 threads.
 
+mod common;
+use common::config;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pysync::Gil;
 use std::hint::black_box;
@@ -99,10 +101,7 @@ fn handoff(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(20);
+    config = config();
     targets = check, uncontended, handoff
 }
 criterion_main!(benches);

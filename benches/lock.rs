@@ -4,6 +4,8 @@
 //! function `<impl>` (`pysync`, `pysync_guard`, `parking_lot`, `std`, …),
 //! parameter = thread count or depth where there is one.
 
+mod common;
+use common::config;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -11,13 +13,6 @@ use std::time::{Duration, Instant};
 
 /// Operations per thread per criterion iteration in contended benches.
 const OPS: u64 = 1_000;
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(20)
-}
 
 fn uncontended(c: &mut Criterion) {
     let mut g = c.benchmark_group("lock_uncontended");

@@ -2,6 +2,8 @@
 //! a hand-rolled `Mutex<usize>` + `Condvar` semaphore; contended throughput
 //! (2, 4 and 8 threads on 2 permits) against the hand-rolled one.
 
+mod common;
+use common::config;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pysync::{Lock, Semaphore};
 use std::hint::black_box;
@@ -126,13 +128,6 @@ fn contention(c: &mut Criterion) {
         });
         g.finish();
     }
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(20)
 }
 
 criterion_group! {
