@@ -21,8 +21,8 @@
 //! | phase       | Python            | arrivals                        | left by                        |
 //! |-------------|-------------------|---------------------------------|--------------------------------|
 //! | `FILLING`   | `0` filling       | take index `count`, park        | last arrival → `RELEASING`; timeout, `abort` → `BROKEN`; `reset` → `FILLING` (next round) |
-//! | `RELEASING` | (action runs under the lock) | park until it ends   | releaser: → `FILLING` (next round), `DRAINING`, `BROKEN` (action panicked); `abort` → `BROKEN`; `reset` → `DRAINING` |
-//! | `DRAINING`  | `1` draining, `-1` resetting | park until it ends   | last owed party → `FILLING` (next round); `abort` → `BROKEN` |
+//! | `RELEASING` | (action runs under the lock) | park until it ends (or their deadline: then the next round starts `BROKEN`) | releaser: → `FILLING` (next round), `DRAINING`, `BROKEN` (action panicked, or an arrival timed out); `abort` → `BROKEN`; `reset` → `DRAINING` |
+//! | `DRAINING`  | `1` draining, `-1` resetting | park until it ends (likewise) | last owed party → `FILLING` (next round; `BROKEN` if an arrival timed out); `abort` → `BROKEN` |
 //! | `BROKEN`    | `-2` broken       | `Err(BrokenBarrier)`            | `reset` → `FILLING` (next round) or `DRAINING` if parties are owed |
 //!
 //! Waiters learn their result from the **unpark token** the waker hands them
@@ -48,7 +48,7 @@
 use crate::deadline;
 use crate::error::Error;
 use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
-use crate::sync::{AtomicUsize, Ordering, loom_const_fn};
+use crate::sync::{AtomicU8, AtomicUsize, Ordering, loom_const_fn};
 use core::cell::Cell;
 use core::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -122,6 +122,9 @@ enum Timeout {
     Broken,
     /// Everyone had arrived and the action runs: wait for its result.
     Straggle,
+    /// It timed out before it could join a round (the previous round's
+    /// action was still running, or stragglers were collecting results).
+    Entering,
 }
 
 /// A barrier with Python's `threading.Barrier` semantics: `parties` threads
@@ -156,7 +159,11 @@ enum Timeout {
 /// exception there too); `abort` or `reset` while the action runs make that
 /// round fail for every party (Python blocks them until the action is done);
 /// a timeout is a deadline for the whole call, including any wait for the
-/// previous round's action to finish.
+/// previous round's action to finish (Python waits for the action without a
+/// timeout): an arrival that times out there gets `Err(BrokenBarrier)` and the
+/// round it was waiting to join starts broken, while the round whose action
+/// runs still completes. So even a timed `wait` from inside the barrier's own
+/// action returns instead of deadlocking.
 ///
 /// ```
 /// use pysync::Barrier;
@@ -178,6 +185,10 @@ pub struct Barrier {
     state: AtomicUsize,
     generation: AtomicUsize,
     owed: AtomicUsize,
+    /// 1: an arrival timed out while waiting to join the next round; that
+    /// round starts broken (a timeout breaks the barrier, but never the round
+    /// already completed). Under the queue lock, like `state`.
+    break_next: AtomicU8,
     parties: usize,
     timeout: Option<Duration>,
     action: Option<Box<dyn Fn() + Send + Sync>>,
@@ -208,6 +219,7 @@ impl Barrier {
                 state: AtomicUsize::new(FILLING),
                 generation: AtomicUsize::new(0),
                 owed: AtomicUsize::new(0),
+                break_next: AtomicU8::new(0),
                 parties,
                 timeout: None,
                 action: None,
@@ -392,6 +404,9 @@ impl Barrier {
     /// ```
     pub fn reset(&self) {
         self.transition(|| {
+            // A pending "next round starts broken" is reset too.
+            // Relaxed: under the queue lock.
+            self.break_next.store(0, Ordering::Relaxed);
             let phase = self.phase();
             if phase == DRAINING {
                 // Only owed stragglers of a round that already ended are
@@ -537,8 +552,7 @@ impl Barrier {
     /// queue lock.
     fn end_draining(&self) -> bool {
         if self.phase() == DRAINING {
-            self.set_state(FILLING, 0);
-            self.next_generation();
+            self.start_next_round();
             true
         } else {
             false
@@ -631,6 +645,29 @@ impl Barrier {
     /// A party of round `generation` timed out and was taken out of the
     /// queue; under the queue lock. See the module docs for why these are
     /// the only cases.
+    /// An arrival's deadline passed before the previous round ended (the
+    /// action still runs, or stragglers collect): the next round will start
+    /// broken. Under the queue lock.
+    fn arrival_timed_out(&self) -> Timeout {
+        if matches!(self.phase(), RELEASING | DRAINING) {
+            // Relaxed: under the queue lock.
+            self.break_next.store(1, Ordering::Relaxed);
+        }
+        Timeout::Entering
+    }
+
+    /// Starts the next round: filling, or broken if an arrival timed out
+    /// waiting for it. Under the queue lock.
+    fn start_next_round(&self) {
+        self.next_generation();
+        // Relaxed: under the queue lock.
+        if self.break_next.swap(0, Ordering::Relaxed) != 0 {
+            self.set_state(BROKEN, 0);
+        } else {
+            self.set_state(FILLING, 0);
+        }
+    }
+
     fn waiter_timed_out(&self, generation: usize) -> Timeout {
         match self.phase() {
             FILLING if self.generation() == generation => {
@@ -653,10 +690,9 @@ impl Barrier {
             let tok = Self::predict(seen.0, seen.1);
             let arrival = Cell::new(Arrival::Broken);
             let timeout = Cell::new(Timeout::Broken);
-            // Arrivals waiting for the previous round wait for it without a
-            // timeout (it always ends: the action returns or unwinds, owed
-            // stragglers never block); the deadline applies once they arrive.
-            let park_deadline = if is_enter(tok) { None } else { deadline };
+            // The deadline covers the whole call: also the wait of an arrival
+            // for the previous round to finish (so a timed wait from inside
+            // the action cannot hang).
             let result = park::park(
                 self.key(),
                 || {
@@ -665,9 +701,15 @@ impl Barrier {
                     matches!(a, Arrival::Wait(_) | Arrival::Enter)
                 },
                 || {},
-                |_key, _was_last| timeout.set(self.waiter_timed_out(tok.0 >> 1)),
+                |_key, _was_last| {
+                    timeout.set(if is_enter(tok) {
+                        self.arrival_timed_out()
+                    } else {
+                        self.waiter_timed_out(tok.0 >> 1)
+                    })
+                },
                 tok,
-                park_deadline,
+                deadline,
             );
             match (result, arrival.get()) {
                 (ParkResult::Invalid, Arrival::Broken) => return Err(Error::BrokenBarrier),
@@ -684,8 +726,13 @@ impl Barrier {
                         }
                         Timeout::Broken => Err(Error::BrokenBarrier),
                         Timeout::Straggle => self.straggle(index, tok),
+                        Timeout::Entering => unreachable!("a party of a round is not entering"),
                     };
                 }
+                // Timed out before joining a round: the round it was waiting
+                // to join starts broken (`arrival_timed_out`), as a timeout
+                // breaks the barrier for a party (Python's `_break`).
+                (ParkResult::TimedOut, Arrival::Enter) => return Err(Error::BrokenBarrier),
                 // An arrival woken because the previous round ended: look again.
                 (_, Arrival::Enter) => {
                     seen = (self.state.load(Ordering::Relaxed), self.generation())
@@ -734,8 +781,7 @@ impl Barrier {
                 }
                 ok.set(true);
                 if last {
-                    self.set_state(FILLING, 0);
-                    self.next_generation();
+                    self.start_next_round();
                 } else {
                     // Stragglers are owed success; they start the next round.
                     // Relaxed: under the queue lock.
