@@ -19,8 +19,9 @@ fn uncontended(c: &mut Criterion) {
     let lock = pysync::Lock::new();
     g.bench_function("pysync", |b| {
         b.iter(|| {
-            black_box(&lock).acquire();
-            black_box(&lock).release().unwrap();
+            let lock = black_box(&lock);
+            lock.acquire();
+            lock.release().unwrap();
         })
     });
     g.bench_function("pysync_guard", |b| b.iter(|| drop(black_box(&lock).lock())));

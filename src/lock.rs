@@ -11,9 +11,11 @@
 //! |-----------------------|---------------------------------------|----------|
 //! | `0 → L`, `P → L\|P`   | acquirer (fast path CAS or slow loop) | Acquire  |
 //! | `L → L\|P`            | waiter about to park                  | Relaxed  |
-//! | `L → 0`               | releaser, fast path (no waiter)       | Release  |
-//! | `L\|P → 0 / P`        | releaser, slow path, under queue lock | Release  |
-//! | `L\|P → L\|P / L`     | releaser handing off (lock stays held)| via the queue lock |
+//! | `L → 0`               | releaser, fast path: one CAS (no waiter) | Release |
+//! | `L\|P → P`            | releaser with waiters: `fetch_and`, then wakes one | Release |
+//! | `P → L\|P`, `P → L`   | releaser handing off after the release, under queue lock | Acquire |
+//! | `L\|P → L\|P / L`     | `release_fair` handing off (lock stays held) | via the queue lock |
+//! | `L\|P → 0`            | `release_fair` with nobody left to hand to | Release |
 //! | `P → 0`, `L\|P → L`   | last waiter timing out, under queue lock | Relaxed |
 //!
 //! `PARKED_BIT` is only cleared under the queue lock, by whoever can see that
@@ -21,16 +23,18 @@
 //! nobody will release through the slow path.
 //!
 //! # Fairness
-//! A parked waiter carries a fairness deadline (a randomised ~1 ms after it
-//! parked) in its park token, and each lock has a fairness timer (shared by
-//! address hash, like parking_lot_core 0.9's per-bucket one) that becomes due
-//! a randomised ~1 ms after the last hand-off. A release that finds the timer
-//! due and the longest waiter past its deadline hands the lock to it directly
-//! (the byte stays locked and the waiter returns owning it), so no thread
-//! starves under a tight acquire/release loop, while hand-offs (which cost a
-//! context switch with the lock held) stay rare enough not to cause a convoy.
-//! Other releases free the lock first and then wake a waiter, like
-//! parking_lot. [`Lock::release_fair`] always hands off.
+//! A release with waiters frees the lock first and then wakes the longest
+//! waiter (like parking_lot), so the lock is never held across the queue
+//! operations. A parked waiter carries a fairness deadline (a randomised
+//! ~1 ms after it parked) in its park token, and each lock has a fairness
+//! timer (shared by address hash, like parking_lot_core 0.9's per-bucket one)
+//! that becomes due a randomised ~1 ms after the last hand-off. When the
+//! release finds both past, it takes the lock back on the waiter's behalf
+//! (if no running thread grabbed it meanwhile) and hands it over: the waiter
+//! wakes up holding it. So no thread starves under a tight acquire/release
+//! loop, while hand-offs (which cost a context switch with the lock held)
+//! stay rare enough not to cause a convoy. [`Lock::release_fair`] always
+//! hands off, keeping the lock held until the waiter runs.
 
 use crate::deadline;
 use crate::error::Error;
@@ -188,7 +192,17 @@ impl Lock {
     /// ```
     #[inline]
     pub fn release(&self) -> Result<(), Error> {
-        self.release_with(false)
+        // Deadlock detector: drop the record before the release, as
+        // parking_lot_core asks (nothing when the feature is off).
+        park::release_resource(self.key());
+        // Release: publishes the critical section to the next acquirer.
+        match self
+            .state
+            .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(()),
+            Err(_) => self.release_contended(),
+        }
     }
 
     /// Releases the lock and, if anyone waits, hands it directly to the
@@ -203,7 +217,17 @@ impl Lock {
     /// ```
     #[inline]
     pub fn release_fair(&self) -> Result<(), Error> {
-        self.release_with(true)
+        park::release_resource(self.key());
+        // Release: publishes the critical section to the next acquirer.
+        match self
+            .state
+            .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s & LOCKED_BIT == 0 => Err(Error::ReleaseUnlocked),
+            // Waiters: keep it locked and hand it over.
+            Err(_) => self.release_handing_off(),
+        }
     }
 
     /// Whether the lock is held by anyone (Python's `locked()`). A snapshot.
@@ -288,22 +312,6 @@ impl Lock {
             .is_ok()
     }
 
-    #[inline]
-    fn release_with(&self, force_fair: bool) -> Result<(), Error> {
-        // Deadlock detector: drop the record before the release, as
-        // parking_lot_core asks (nothing when the feature is off).
-        park::release_resource(self.key());
-        // Release: publishes the critical section to the next acquirer.
-        match self
-            .state
-            .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
-        {
-            Ok(_) => Ok(()),
-            Err(s) if s & LOCKED_BIT == 0 => Err(Error::ReleaseUnlocked),
-            Err(_) => self.release_slow(force_fair),
-        }
-    }
-
     /// The parking key: the state byte's address.
     #[inline]
     pub(crate) fn key(&self) -> usize {
@@ -381,40 +389,31 @@ impl Lock {
         )
     }
 
+    /// The release when the byte is not exactly `LOCKED_BIT`: waiters are
+    /// parked, or the lock is not locked at all (misuse).
     #[cold]
     #[inline(never)]
-    fn release_slow(&self, force_fair: bool) -> Result<(), Error> {
-        if force_fair || park::fair::due(self.key()) {
-            return self.release_handing_off(force_fair);
-        }
-        // Unfair release (the common case): free the lock first, so that a
-        // running thread can take it while we wake a waiter, then wake the
-        // longest waiter to retry. Release: publishes the critical section.
+    fn release_contended(&self) -> Result<(), Error> {
+        // Clearing LOCKED_BIT of an unlocked lock changes nothing, and `prev`
+        // tells us it was misuse. Release: publishes the critical section.
         let prev = self.state.fetch_and(!LOCKED_BIT, Ordering::Release);
         if prev & LOCKED_BIT == 0 {
-            // Two threads raced to release one acquisition: report it.
             return Err(Error::ReleaseUnlocked);
         }
-        park::unpark_one(self.key(), |result| {
-            // Under the queue lock: nobody else can be queueing, so an empty
-            // queue means the bit can go. LOCKED_BIT is left alone: another
-            // thread may hold the lock by now.
-            if !result.have_more_threads {
-                self.clear_parked_bit();
-            }
-            TOKEN_RETRY
-        });
+        if prev & PARKED_BIT != 0 {
+            self.wake_after_release();
+        }
         Ok(())
     }
 
-    /// The release that may hand the lock to the longest waiter: always for
-    /// `release_fair`, and when the lock's fairness timer is due if the
-    /// longest waiter has waited past its own fairness deadline.
-    fn release_handing_off(&self, force_fair: bool) -> Result<(), Error> {
+    /// After a release that saw `PARKED_BIT`: wakes the longest waiter, or
+    /// hands it the lock when fairness says so. The lock is already free.
+    #[cold]
+    #[inline(never)]
+    fn wake_after_release(&self) {
         let key = self.key();
-        let handoff = core::cell::Cell::new(false);
+        let fair = core::cell::Cell::new(false);
         let mut first = true;
-        let mut released = Ok(());
         park::unpark_filter(
             key,
             |token| {
@@ -423,36 +422,82 @@ impl Lock {
                     return FilterOp::Stop;
                 }
                 first = false;
-                handoff.set(force_fair || park::fair::owed(token));
+                fair.set(park::fair::hand_off_due(key, token));
                 FilterOp::Unpark
             },
             |result| {
-                if result.unparked_threads != 0 && handoff.get() {
-                    // Hand off: the byte stays locked and now belongs to the
-                    // woken thread, whose wake-up (through the queue lock)
-                    // orders our critical section before its own.
-                    if !result.have_more_threads {
-                        self.clear_parked_bit();
-                    }
+                // Eventual fairness: the longest waiter is owed the lock and
+                // the lock's fairness timer is due. Take the lock back on its
+                // behalf (unless a running thread already did) and hand it
+                // over: it wakes up holding it.
+                let handoff = result.unparked_threads != 0 && fair.get() && self.relock();
+                // Under the queue lock nobody else can be queueing, so an
+                // empty queue means the bit can go. LOCKED_BIT is left alone:
+                // it belongs to the waiter (hand-off) or to whoever took the
+                // lock meanwhile.
+                if !result.have_more_threads {
+                    self.clear_parked_bit();
+                }
+                if handoff {
                     park::fair::handed_off(key);
-                    return TOKEN_HANDOFF;
-                }
-                let mask = if result.have_more_threads {
-                    !LOCKED_BIT
+                    TOKEN_HANDOFF
                 } else {
-                    !(LOCKED_BIT | PARKED_BIT)
-                };
-                // Release: publishes the critical section to the next owner.
-                // Under the queue lock with PARKED_BIT set nobody else can
-                // clear LOCKED_BIT, so `prev` only lacks it when two threads
-                // raced to release one acquisition: report that misuse.
-                let prev = self.state.fetch_and(mask, Ordering::Release);
-                if prev & LOCKED_BIT == 0 {
-                    released = Err(Error::ReleaseUnlocked);
+                    TOKEN_RETRY
                 }
-                TOKEN_RETRY
             },
         );
+    }
+
+    /// Sets LOCKED_BIT if the lock is free, for a hand-off decided after the
+    /// release. Called under the queue lock.
+    fn relock(&self) -> bool {
+        // Relaxed: only a guess for the CAS.
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & LOCKED_BIT == 0 {
+            // Acquire: pairs with the Release of whoever released last, on
+            // behalf of the waiter we hand the lock to (the queue lock then
+            // orders that with the waiter's wake-up).
+            match self.state.compare_exchange_weak(
+                state,
+                state | LOCKED_BIT,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(s) => state = s,
+            }
+        }
+        false
+    }
+
+    /// `release_fair`: keeps the lock held and hands it to the longest
+    /// waiter, if there is one.
+    #[cold]
+    #[inline(never)]
+    fn release_handing_off(&self) -> Result<(), Error> {
+        let mut released = Ok(());
+        park::unpark_one(self.key(), |result| {
+            if result.unparked_threads != 0 {
+                // Hand off: the byte stays locked and now belongs to the
+                // woken thread, whose wake-up (through the queue lock) orders
+                // our critical section before its own.
+                if !result.have_more_threads {
+                    self.clear_parked_bit();
+                }
+                return TOKEN_HANDOFF;
+            }
+            // Nobody to hand to: an ordinary release. Release: publishes the
+            // critical section. With PARKED_BIT set, nobody else clears
+            // LOCKED_BIT under the queue lock, so `prev` only lacks it when
+            // two threads raced to release one acquisition: report that.
+            let prev = self
+                .state
+                .fetch_and(!(LOCKED_BIT | PARKED_BIT), Ordering::Release);
+            if prev & LOCKED_BIT == 0 {
+                released = Err(Error::ReleaseUnlocked);
+            }
+            TOKEN_RETRY
+        });
         released
     }
 

@@ -99,20 +99,16 @@ pub(crate) mod fair {
         ParkToken(deadline_from(now_ns()) as usize)
     }
 
-    /// Whether a waiter's fairness deadline (from [`token`]) has passed.
+    /// Whether a release should hand the primitive at `key` to the waiter
+    /// whose park token is `token`: the waiter's fairness deadline (from
+    /// [`token`]) has passed, and so has the key's fairness timer (so
+    /// hand-offs happen at most about once per ms per key). One clock read.
     #[cfg(not(loom))]
     #[inline]
-    pub(crate) fn owed(token: ParkToken) -> bool {
-        now_ns() >= token.0 as u64
-    }
-
-    /// Whether the fairness timer of the primitive at `key` is due, i.e. a
-    /// release may consider handing off (at most about once per ms per key).
-    #[cfg(not(loom))]
-    #[inline]
-    pub(crate) fn due(key: usize) -> bool {
+    pub(crate) fn hand_off_due(key: usize, token: ParkToken) -> bool {
+        let now = now_ns();
         // Relaxed: a heuristic clock reading; it orders nothing.
-        now_ns() >= timer(key).load(Ordering::Relaxed)
+        now >= token.0 as u64 && now >= timer(key).load(Ordering::Relaxed)
     }
 
     /// Records a hand-off at `key`: its timer is next due ~1 ms from now.
@@ -154,21 +150,23 @@ pub(crate) mod fair {
         EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
     }
 
-    // Under loom there is no time: eventual fairness never triggers on its
-    // own (the forced hand-off, `release_fair`, is modelled instead).
+    // Under loom there is no time: tokens carry nothing.
     #[cfg(loom)]
     pub(crate) fn token() -> ParkToken {
         ParkToken(usize::MAX)
     }
 
+    /// Under loom there is no clock: every other call says "due", so the
+    /// models explore both the plain wake-up and the hand-off after release
+    /// (the count is reset for every execution, and the calls happen under
+    /// the model's queue lock, so each schedule is deterministic).
     #[cfg(loom)]
-    pub(crate) fn owed(_token: ParkToken) -> bool {
-        false
-    }
-
-    #[cfg(loom)]
-    pub(crate) fn due(_key: usize) -> bool {
-        false
+    pub(crate) fn hand_off_due(_key: usize, _token: ParkToken) -> bool {
+        loom::lazy_static! {
+            static ref CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        }
+        // Relaxed: a plain counter read and written under the model's lock.
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1
     }
 
     #[cfg(loom)]

@@ -167,3 +167,35 @@ fn release_from_another_thread_wakes_waiter() {
         assert!(lock.release().is_err());
     });
 }
+
+#[test]
+fn hand_off_after_release_races_a_barger() {
+    // Two parked waiters and a main thread that releases and then tries to
+    // barge back in. Under loom every other slow release finds the fairness
+    // deadline due, so both the plain wake-up and the take-back-and-hand-off
+    // path run, racing the barger's try_acquire.
+    loom::model(|| {
+        let g = Guarded::new();
+        g.lock.acquire();
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let g = g.clone();
+                thread::spawn(move || {
+                    g.lock.acquire();
+                    g.bump();
+                    g.lock.release().unwrap();
+                })
+            })
+            .collect();
+        g.lock.release().unwrap();
+        if g.lock.try_acquire() {
+            g.bump();
+            g.lock.release().unwrap();
+        }
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert!(g.get() >= 2);
+        assert!(!g.lock.locked());
+    });
+}
