@@ -9,14 +9,14 @@
 
 mod common;
 use common::config;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use pysync::{Condition, Lock};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 fn ping_pong(c: &mut Criterion) {
-    let mut g = c.benchmark_group("ping_pong");
+    let mut g = c.benchmark_group("condition_ping_pong");
     g.bench_function("pysync_condition_lock", |b| {
         b.iter_custom(|iters| {
             let cond = Condition::with_lock(Lock::new());
@@ -57,7 +57,7 @@ fn ping_pong(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("std_mutex_condvar", |b| {
+    g.bench_function("std", |b| {
         b.iter_custom(|iters| {
             let m = std::sync::Mutex::new(0usize);
             let cv = std::sync::Condvar::new();
@@ -77,7 +77,7 @@ fn ping_pong(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("parking_lot_mutex_condvar", |b| {
+    g.bench_function("parking_lot", |b| {
         b.iter_custom(|iters| {
             let m = parking_lot::Mutex::new(0usize);
             let cv = parking_lot::Condvar::new();
@@ -101,7 +101,7 @@ fn ping_pong(c: &mut Criterion) {
 }
 
 fn notify_no_waiters(c: &mut Criterion) {
-    let mut g = c.benchmark_group("notify_one_no_waiters");
+    let mut g = c.benchmark_group("condition_notify_no_waiters");
     let cond = Condition::with_lock(Lock::new());
     let guard = cond.lock();
     g.bench_function("pysync_condition_lock", |b| {
@@ -115,18 +115,16 @@ fn notify_no_waiters(c: &mut Criterion) {
     });
     drop(guard);
     let cv = std::sync::Condvar::new();
-    g.bench_function("std_condvar", |b| b.iter(|| black_box(&cv).notify_one()));
+    g.bench_function("std", |b| b.iter(|| black_box(&cv).notify_one()));
     let pcv = parking_lot::Condvar::new();
-    g.bench_function("parking_lot_condvar", |b| {
-        b.iter(|| black_box(&pcv).notify_one())
-    });
+    g.bench_function("parking_lot", |b| b.iter(|| black_box(&pcv).notify_one()));
     g.finish();
 }
 
 fn notify_all(c: &mut Criterion) {
-    let mut g = c.benchmark_group("notify_all");
+    let mut g = c.benchmark_group("condition_notify_all");
     for waiters in [2usize, 4, 8] {
-        g.bench_function(format!("pysync_condition_lock/{waiters}"), |b| {
+        g.bench_function(BenchmarkId::new("pysync_condition_lock", waiters), |b| {
             b.iter_custom(|iters| {
                 let lock = Lock::new();
                 let work = Condition::with_lock(&lock);
@@ -171,7 +169,7 @@ fn notify_all(c: &mut Criterion) {
                 })
             })
         });
-        g.bench_function(format!("std_mutex_condvar/{waiters}"), |b| {
+        g.bench_function(BenchmarkId::new("std", waiters), |b| {
             b.iter_custom(|iters| {
                 // (generation, checked_in, stop)
                 let m = std::sync::Mutex::new((0usize, 0usize, false));

@@ -91,39 +91,37 @@ fn ping_pong<E: Ev>(ping: &E, pong: &E, iters: u64) -> Duration {
 }
 
 fn benches_ping_pong(c: &mut Criterion) {
-    let mut g = c.benchmark_group("ping-pong round trip");
-    g.bench_function("pysync::Event", |b| {
+    let mut g = c.benchmark_group("event_ping_pong");
+    g.bench_function("pysync", |b| {
         b.iter_custom(|iters| ping_pong(&Event::new(), &Event::new(), iters))
     });
-    g.bench_function("Mutex<bool>+Condvar", |b| {
+    g.bench_function("handrolled", |b| {
         b.iter_custom(|iters| ping_pong(&StdEvent::new(), &StdEvent::new(), iters))
     });
     g.finish();
 }
 
 fn benches_fast_paths(c: &mut Criterion) {
-    let mut g = c.benchmark_group("wait on a set event");
+    let mut g = c.benchmark_group("event_wait_when_set");
     let ev = Event::new();
     ev.set();
-    g.bench_function("pysync::Event::wait", |b| b.iter(|| black_box(&ev).wait()));
+    g.bench_function("pysync", |b| b.iter(|| black_box(&ev).wait()));
     let std_ev = StdEvent::new();
     std_ev.set();
-    g.bench_function("Mutex<bool>+Condvar", |b| {
-        b.iter(|| black_box(&std_ev).wait())
-    });
+    g.bench_function("handrolled", |b| b.iter(|| black_box(&std_ev).wait()));
     g.finish();
 
-    let mut g = c.benchmark_group("set with no waiters");
+    let mut g = c.benchmark_group("event_set_no_waiters");
     let ev = Event::new();
-    g.bench_function("pysync::Event::set", |b| b.iter(|| black_box(&ev).set()));
-    g.bench_function("pysync::Event::set+clear", |b| {
+    g.bench_function("pysync", |b| b.iter(|| black_box(&ev).set()));
+    g.bench_function("pysync_set_clear", |b| {
         b.iter(|| {
             black_box(&ev).set();
             black_box(&ev).clear();
         })
     });
     let cv = Condvar::new();
-    g.bench_function("std Condvar::notify_one", |b| {
+    g.bench_function("std_condvar_notify_one", |b| {
         b.iter(|| black_box(&cv).notify_one())
     });
     g.finish();

@@ -4,7 +4,7 @@
 
 mod common;
 use common::config;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use pysync::Gil;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,33 +12,25 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 fn check(c: &mut Criterion) {
-    let mut g = c.benchmark_group("gil/check_uncontended");
+    let mut g = c.benchmark_group("gil_check");
     let flag = AtomicBool::new(false);
-    g.bench_function("relaxed AtomicBool load", |b| {
+    g.bench_function("relaxed_atomic_load", |b| {
         b.iter(|| black_box(&flag).load(Ordering::Relaxed))
     });
     let gil = Gil::new();
     let guard = gil.acquire();
-    g.bench_function("pysync::Gil check()", |b| {
-        b.iter(|| black_box(&guard).check())
-    });
+    g.bench_function("pysync", |b| b.iter(|| black_box(&guard).check()));
     g.finish();
 }
 
 fn uncontended(c: &mut Criterion) {
-    let mut g = c.benchmark_group("gil/acquire_release_uncontended");
+    let mut g = c.benchmark_group("gil_uncontended");
     let gil = Gil::new();
-    g.bench_function("pysync::Gil", |b| {
-        b.iter(|| drop(black_box(&gil).acquire()))
-    });
+    g.bench_function("pysync", |b| b.iter(|| drop(black_box(&gil).acquire())));
     let m = std::sync::Mutex::new(());
-    g.bench_function("std::sync::Mutex", |b| {
-        b.iter(|| drop(black_box(&m).lock()))
-    });
+    g.bench_function("std", |b| b.iter(|| drop(black_box(&m).lock())));
     let p = parking_lot::Mutex::new(());
-    g.bench_function("parking_lot::Mutex", |b| {
-        b.iter(|| drop(black_box(&p).lock()))
-    });
+    g.bench_function("parking_lot", |b| b.iter(|| drop(black_box(&p).lock())));
     g.finish();
 }
 
@@ -86,13 +78,13 @@ fn contended(threads: usize, rounds: u64) -> Duration {
 
 fn handoff(c: &mut Criterion) {
     const ROUNDS: u64 = 200;
-    let mut g = c.benchmark_group("gil/handoff");
+    let mut g = c.benchmark_group("gil_handoff");
     for threads in [2usize, 4, 8] {
-        g.bench_function(
-            format!("yield_now ping-pong, {threads} threads x {ROUNDS}"),
-            |b| b.iter_custom(|iters| (0..iters).map(|_| ping_pong(threads, ROUNDS)).sum()),
-        );
-        g.bench_function(format!("acquire+drop, {threads} threads x {ROUNDS}"), |b| {
+        // One iteration: `threads` threads doing ROUNDS turns each.
+        g.bench_function(BenchmarkId::new("pysync_yield_now", threads), |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| ping_pong(threads, ROUNDS)).sum())
+        });
+        g.bench_function(BenchmarkId::new("pysync_acquire_drop", threads), |b| {
             b.iter_custom(|iters| (0..iters).map(|_| contended(threads, ROUNDS)).sum())
         });
     }
