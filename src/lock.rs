@@ -366,6 +366,7 @@ impl Lock {
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
             }
             spin = SpinWait::new();
+            // Relaxed: a hint for the CAS above, which orders.
             state = self.state.load(Ordering::Relaxed);
         }
     }
