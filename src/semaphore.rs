@@ -21,16 +21,20 @@
 //!
 //! Why ranges: `Semaphore::release()` is a single `fetch_add(1)` (x86
 //! `lock xadd`), with no load before it, and the value it returns says which
-//! range it landed in. The uncontended acquire is a single CAS that first
-//! guesses "exactly one permit" (`1 → 0`, no load; the guess is right for a
-//! semaphore used as a lock, and a wrong guess returns the real value for the
-//! next CAS). The hot pair is then `lock cmpxchg; lock xadd`, like `Lock`'s.
+//! range it landed in. The uncontended acquire is one load and one CAS
+//! (`c → c-1`). Measured (x86 VM, `benches/semaphore.rs`): with `release()`
+//! a `lock xadd`, the load before the acquire's CAS costs nothing measurable
+//! (acquire+release ≈ `Lock`'s `lock cmpxchg; lock cmpxchg` whatever the
+//! count), while the earlier load-then-CAS *release* cost ~10 ns more; a
+//! load-free acquire that guesses "exactly one permit" (`CAS 1 → 0`) matched
+//! `Lock` at one permit but paid a failed `lock cmpxchg` (~+12 ns) at any
+//! other count, so the load stays.
 //!
 //! # Transitions
 //!
 //! | transition                                | who                                        | ordering |
 //! |-------------------------------------------|--------------------------------------------|----------|
-//! | `c → c-1` (`1 ≤ c ≤ MAX`)                 | acquirer, CAS (fast path: guess `c = 1`)   | Acquire  |
+//! | `c → c-1` (`1 ≤ c ≤ MAX`)                 | acquirer, load + CAS                       | Acquire  |
 //! | `0 → WAITERS`                             | acquirer about to park (CAS)               | Relaxed (queue lock orders it) |
 //! | `c → c+1` (`c < MAX`)                     | `release()`, `fetch_add(1)`: done          | Release  |
 //! | `s → s+1 → s` (`MAX ≤ s < WAITERS`)       | `release()` that found the count full: `fetch_sub(1)` at once, then panics | Release / Relaxed |
@@ -166,19 +170,26 @@ impl RawSemaphore {
         self.state.load(Ordering::Relaxed) >= WAITERS
     }
 
-    /// The uncontended acquire: one CAS guessing exactly one permit (no load
-    /// before it); on a wrong guess, the CAS's answer feeds the next one.
+    /// The uncontended acquire: one load and one CAS; a failed CAS's answer
+    /// feeds the next one.
     #[inline]
     fn try_acquire(&self) -> bool {
-        // Acquire: pairs with the Release of the release that added the permit.
-        match self
-            .state
-            .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
-        {
-            Ok(_) => true,
-            // 0 (empty) or waiters: fail without another access.
-            Err(s) if s == 0 || s >= WAITERS => false,
-            Err(s) => self.try_acquire_from(s),
+        // Relaxed: only a guess for the CAS, which orders.
+        let s = self.state.load(Ordering::Relaxed);
+        if s.wrapping_sub(1) < MAX {
+            // A count of 1 ..= MAX. Acquire: pairs with the Release of the
+            // release that added the permit.
+            match self
+                .state
+                .compare_exchange(s, s - 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => true,
+                Err(now) => self.try_acquire_from(now),
+            }
+        } else if s == 0 || s >= WAITERS {
+            false
+        } else {
+            self.try_acquire_from(s)
         }
     }
 
@@ -545,9 +556,9 @@ impl RawSemaphore {
 ///   waiter, and a fresh arrival cannot take a permit while anyone waits.
 ///   CPython's `Semaphore` lets a late arrival grab a released permit before
 ///   the woken waiter runs, so a waiter may starve there; here it cannot.
-/// * State is one word; uncontended acquire is one CAS (with no load
-///   before it), `release()` with nobody waiting is one `fetch_add` and makes
-///   no parking call.
+/// * State is one word; uncontended acquire is one load and one CAS,
+///   `release()` with nobody waiting is one `fetch_add` and makes no parking
+///   call.
 /// * At most [`Semaphore::MAX_PERMITS`] permits: [`new`](Semaphore::new)
 ///   panics above it (so `Semaphore::new(usize::MAX)` panics), and a release
 ///   that would pass it panics with a clear message, leaving the semaphore
