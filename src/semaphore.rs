@@ -72,23 +72,32 @@
 //! * While in the waiters range a fresh arrival's CAS never matches (its
 //!   expected value is a count), so pending permits go to parked waiters in
 //!   FIFO order, never to bargers, and [`Semaphore::available`] reports 0
-//!   for them (a `release()` in flight is linearised at its hand-off).
+//!   for them (a `release()` in flight is linearised when its permit is
+//!   handed off or moved to the count, both before it returns).
 //! * Overflow: the overflow range is only entered by `fetch_add(1)` from
 //!   exactly `MAX` (a count) or from inside it, and nothing but those
-//!   `+1`/`-1` pairs writes while in it (every CAS's expected value is a
-//!   count or `0`, which cannot match; the waiters range is entered only
-//!   from `0`). So inside it the count is exactly `MAX`, and when the last
+//!   `+1`/`-1` pairs writes while in it: every CAS's expected value is a
+//!   count or a waiters-range value, neither of which matches; the timeout's
+//!   `fetch_sub(WAITERS)` runs only in the waiters range, which is entered
+//!   only from `0` and which `+1`s cannot leave (its pending part is tiny).
+//!   So inside it the count is exactly `MAX`, and when the last
 //!   `-1` lands the word is `MAX` again: a `release()` whose `fetch_add`
 //!   returned `MAX ≤ s < WAITERS` saw a full semaphore, undoes its `+1`, and
 //!   panics with the semaphore unchanged. Readers treat the range as `MAX`
-//!   ([`Semaphore::available`] reports `MAX`); an acquirer that meets it
-//!   cannot take a permit without writing there, so it spins until the
-//!   undoing `release()` (two instructions from its `fetch_add`) is done.
-//!   Only possible with `MAX_PERMITS` permits in the semaphore.
+//!   ([`Semaphore::available`] reports `MAX`, `Debug` no waiters); an
+//!   acquirer or checked release that meets it must not write there, so it
+//!   yields until the undoing `release()` (two instructions from its
+//!   `fetch_add`) is done. Only possible with `MAX_PERMITS` permits in the
+//!   semaphore (test `overflowing_releases_racing_acquires_are_invisible`).
 //! * `release_n(n)` (and every bounded release) checks before it writes: a
 //!   CAS on a count, all or nothing against the limit; in the waiters range
 //!   it hands off under the queue lock like a reconcile with budget `n` and
-//!   adds the rest to the count when the queue empties.
+//!   adds the rest to the count when the queue empties. Should the rest plus
+//!   the pending permits of concurrent `release()`s then pass the limit
+//!   (only for `n` within a few of `MAX_PERMITS`), the pending ones are
+//!   linearised first and fit, ours fails unchanged, and the threads it had
+//!   unparked get a retry token instead of a permit (nobody is left parked,
+//!   so none is passed over).
 
 use crate::deadline;
 use crate::error::Error;
