@@ -118,6 +118,27 @@ fn uncontended(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Four permits, one taken at a time: `acquire`'s first CAS guesses
+    // "exactly one permit" and is wrong here, so this is its worst
+    // uncontended case (the guess costs a second CAS).
+    let mut g = c.benchmark_group("semaphore_uncontended_4_permits");
+    let sem = Semaphore::new(4);
+    g.bench_function("pysync", |b| {
+        b.iter(|| {
+            let sem = black_box(&sem);
+            sem.acquire();
+            sem.release();
+        })
+    });
+    let std_sem = StdSemaphore::new(4);
+    g.bench_function("handrolled", |b| {
+        b.iter(|| {
+            black_box(&std_sem).acquire();
+            black_box(&std_sem).release();
+        })
+    });
+    g.finish();
 }
 
 fn contention(c: &mut Criterion) {

@@ -3,38 +3,101 @@
 //!
 //! # State word
 //!
-//! One `AtomicUsize`: bit 0 is `WAITERS`, the other bits are the count of
-//! available permits (`state >> 1`), so at most [`Semaphore::MAX_PERMITS`]
-//! (`usize::MAX >> 1`) permits are representable.
+//! One `AtomicUsize`, read as three ranges (`MAX` is
+//! [`Semaphore::MAX_PERMITS`] = `usize::MAX >> 1`, `WAITERS` is
+//! `0b11 << (usize::BITS - 2)`):
 //!
-//! | bit / field | meaning                                                     |
-//! |-------------|-------------------------------------------------------------|
-//! | `WAITERS`   | threads may be parked on the key (queue non-empty, or one about to park) |
-//! | count       | permits available to a fresh arrival                        |
+//! | value `s`                 | range      | meaning                                              |
+//! |---------------------------|------------|------------------------------------------------------|
+//! | `0 ..= MAX`               | count      | `s` permits available, nobody parked                 |
+//! | `MAX+1 .. WAITERS`        | overflow   | the count is `MAX`; `s - MAX` releases that found it full are undoing their `+1` |
+//! | `WAITERS ..= usize::MAX`  | waiters    | threads may be parked (queue non-empty, or one about to park); `s - WAITERS` permits are *pending*: released by `release()` but not yet handed off |
 //!
-//! Invariant: while `WAITERS` is set the count is 0. A permit released while
-//! threads are parked is handed straight to the longest waiter instead of
-//! being added to the count, so a fresh arrival (whose fast path requires
-//! `WAITERS` clear) can never take it.
+//! There is no separate waiter bit: at rest "waiters" implies a count of 0,
+//! so the waiters range needs only room for the few pending permits (one per
+//! thread inside `release()`), and the overflow range only room for one
+//! `+1` per thread inside `release()`; each range has `usize::MAX >> 2`
+//! values, far more than there can be threads.
 //!
-//! | transition                      | who                                     | ordering |
-//! |---------------------------------|-----------------------------------------|----------|
-//! | `c → c-1` (`c ≥ 1`, no `W`)     | acquirer, fast path CAS or slow loop    | Acquire  |
-//! | `0 → W`                         | acquirer about to park                  | Relaxed (queue lock orders it) |
-//! | `c → c+n` (no `W`)              | releaser, fast path CAS                 | Release  |
-//! | `W → W` + hand-off token        | releaser, slow path, under queue lock   | queue lock + unpark |
-//! | `W → r` (rest `r` of `n`)       | releaser, slow path, queue now empty    | Release  |
-//! | `W → 0`                         | last waiter timing out, under queue lock| Relaxed  |
+//! Why ranges: `Semaphore::release()` is a single `fetch_add(1)` (x86
+//! `lock xadd`), with no load before it, and the value it returns says which
+//! range it landed in. The uncontended acquire is one load and one CAS
+//! (`c → c-1`). Measured (x86 VM, `benches/semaphore.rs`): with `release()`
+//! a `lock xadd`, the load before the acquire's CAS costs nothing measurable
+//! (acquire+release ≈ `Lock`'s `lock cmpxchg; lock cmpxchg` whatever the
+//! count), while the earlier load-then-CAS *release* cost ~10 ns more; a
+//! load-free acquire that guesses "exactly one permit" (`CAS 1 → 0`) matched
+//! `Lock` at one permit but paid a failed `lock cmpxchg` (~+12 ns) at any
+//! other count, so the load stays.
 //!
-//! `WAITERS` is only cleared under the queue lock by whoever sees the queue
-//! empty, and a waiter only parks if it sees `WAITERS` set under that lock,
-//! so no parked waiter is ever missed by a release.
+//! # Transitions
 //!
-//! # No permit is lost
-//! A parked waiter either is removed from the queue by a release's unpark
-//! (and then it owns the handed-off permit: the seam guarantees it cannot
-//! report a timeout) or its timeout removes it first (and then the release
-//! does not see it and the permit goes to the next waiter or to the count).
+//! | transition                                | who                                        | ordering |
+//! |-------------------------------------------|--------------------------------------------|----------|
+//! | `c → c-1` (`1 ≤ c ≤ MAX`)                 | acquirer, load + CAS                       | Acquire  |
+//! | `0 → WAITERS`                             | acquirer about to park (CAS)               | Relaxed (queue lock orders it) |
+//! | `c → c+1` (`c < MAX`)                     | `release()`, `fetch_add(1)`: done          | Release  |
+//! | `s → s+1 → s` (`MAX ≤ s < WAITERS`)       | `release()` that found the count full: `fetch_sub(1)` at once, then panics | Release / Relaxed |
+//! | `W+p → W+p+1`                             | `release()` with waiters: then *reconcile* | Release  |
+//! | `W+p → W+p-k`, `k` threads unparked       | reconcile / `release_n`, under queue lock, `k ≤ p` resp. `k ≤ n` | AcqRel + queue lock |
+//! | `W+p → p + rest`, queue empty             | reconcile / `release_n`, under queue lock  | AcqRel   |
+//! | `W+p → p`                                 | last waiter timing out, under queue lock   | Relaxed (an RMW: keeps the release sequence) |
+//! | `c → c+n` (`c ≤ limit-n`)                 | `release_n` / bounded release, checked CAS | Release  |
+//!
+//! *Reconcile* (after a `release()` landed in the waiters range): under the
+//! queue lock, read the pending count `p`, unpark up to `p` of the longest
+//! waiters with a hand-off token and take their permits out of `p`; if the
+//! queue is then empty, leave the waiters range (`W+p → p`: the remaining
+//! pending permits become the count). If on entry the word is not in the
+//! waiters range or `p = 0`, our permit was already dealt with (see below)
+//! and there is nothing to do.
+//!
+//! # Why nothing is lost, created or stolen
+//! * The waiters range is only *left* under the queue lock, by whoever sees
+//!   the queue empty, and a waiter parks only if it sees the waiters range
+//!   under that lock: no parked waiter is ever missed.
+//! * Pending permits are only ever removed under the queue lock, either one
+//!   per unparked waiter (who owns it: the seam guarantees a thread removed
+//!   by an unpark never reports a timeout) or all at once into the count
+//!   when the waiters range is left. Every `release()` that adds a pending
+//!   permit runs a reconcile after adding it, so each pending permit is
+//!   handed off or moved to the count before its releaser returns, by its own
+//!   reconcile or an earlier one (permits are interchangeable: if `p = 0`
+//!   when a reconcile looks, every permit added so far has been dealt with).
+//!   The race "a `release()` adds a pending permit, then the last waiter times
+//!   out before the releaser reconciles" is thus harmless: the timeout's
+//!   `W+p → p` moves the permit to the count and the reconcile finds the
+//!   word outside the waiters range (loom model
+//!   `release_fetch_add_vs_last_timeout`).
+//! * While in the waiters range a fresh arrival's CAS never matches (its
+//!   expected value is a count), so pending permits go to parked waiters in
+//!   FIFO order, never to bargers, and [`Semaphore::available`] reports 0
+//!   for them (a `release()` in flight is linearised when its permit is
+//!   handed off or moved to the count, both before it returns).
+//! * Overflow: the overflow range is only entered by `fetch_add(1)` from
+//!   exactly `MAX` (a count) or from inside it, and nothing but those
+//!   `+1`/`-1` pairs writes while in it: every CAS's expected value is a
+//!   count or a waiters-range value, neither of which matches; the timeout's
+//!   `fetch_sub(WAITERS)` runs only in the waiters range, which is entered
+//!   only from `0` and which `+1`s cannot leave (its pending part is tiny).
+//!   So inside it the count is exactly `MAX`, and when the last
+//!   `-1` lands the word is `MAX` again: a `release()` whose `fetch_add`
+//!   returned `MAX ≤ s < WAITERS` saw a full semaphore, undoes its `+1`, and
+//!   panics with the semaphore unchanged. Readers treat the range as `MAX`
+//!   ([`Semaphore::available`] reports `MAX`, `Debug` no waiters); an
+//!   acquirer or checked release that meets it must not write there, so it
+//!   yields until the undoing `release()` (two instructions from its
+//!   `fetch_add`) is done. Only possible with `MAX_PERMITS` permits in the
+//!   semaphore (test `overflowing_releases_racing_acquires_are_invisible`).
+//! * `release_n(n)` (and every bounded release) checks before it writes: a
+//!   CAS on a count, all or nothing against the limit; in the waiters range
+//!   it hands off under the queue lock like a reconcile with budget `n` and
+//!   adds the rest to the count when the queue empties. Should the rest plus
+//!   the pending permits of concurrent `release()`s then pass the limit
+//!   (only for `n` within a few of `MAX_PERMITS`), the pending ones are
+//!   linearised first and fit, ours fails unchanged, and the threads it had
+//!   unparked get a retry token instead of a permit (nobody is left parked,
+//!   so none is passed over).
 
 use crate::deadline;
 use crate::error::Error;
@@ -44,15 +107,49 @@ use core::cell::Cell;
 use core::fmt;
 use std::time::{Duration, Instant};
 
-/// Threads may be parked on the semaphore's key.
-const WAITERS: usize = 0b1;
-/// One permit in the state word.
-const ONE: usize = 0b10;
 /// The largest representable permit count.
 const MAX: usize = usize::MAX >> 1;
+/// First value of the waiters range (`0b11 << (BITS - 2)`); `s - WAITERS`
+/// is the number of pending permits. `MAX + 1 .. WAITERS` is the overflow
+/// range.
+const WAITERS: usize = !(usize::MAX >> 2);
 
 /// Unpark token: a permit was handed to the woken thread.
 const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+/// Unpark token: nothing was handed over, try again (only after a
+/// `release_n` that turned out to overflow; see `release_slow`).
+const TOKEN_RETRY: UnparkToken = UnparkToken(2);
+
+/// The permits a fresh arrival sees in state `s`.
+#[inline]
+fn count_of(s: usize) -> usize {
+    if s <= MAX {
+        s
+    } else if s < WAITERS {
+        MAX
+    } else {
+        0
+    }
+}
+
+/// Waits a moment for a `release()` that overflowed to undo its `+1`.
+#[cold]
+fn overflow_backoff() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
+/// How the waiters-range slow path of a checked release ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slow {
+    Done,
+    Overflow,
+    /// The word left the waiters range before we took the queue lock:
+    /// start over with the checked CAS.
+    Retry,
+}
 
 /// The shared core of both semaphores: the state word and its operations.
 struct RawSemaphore {
@@ -66,64 +163,120 @@ impl RawSemaphore {
                 permits <= MAX,
                 "Semaphore: initial permits exceed Semaphore::MAX_PERMITS (usize::MAX >> 1)"
             );
-            RawSemaphore { state: AtomicUsize::new(permits << 1) }
+            RawSemaphore { state: AtomicUsize::new(permits) }
         }
     }
 
     #[inline]
     fn available(&self) -> usize {
         // Relaxed: a snapshot that orders nothing.
-        self.state.load(Ordering::Relaxed) >> 1
+        count_of(self.state.load(Ordering::Relaxed))
     }
 
     #[inline]
     fn has_waiters(&self) -> bool {
         // Relaxed: a snapshot that orders nothing.
-        self.state.load(Ordering::Relaxed) & WAITERS != 0
+        self.state.load(Ordering::Relaxed) >= WAITERS
     }
 
-    /// The uncontended acquire: one load and one CAS.
-    #[inline]
-    fn try_fast(&self) -> bool {
-        // Relaxed: only a guess for the CAS, which orders.
-        let state = self.state.load(Ordering::Relaxed);
-        // A fresh arrival never takes a permit while waiters are parked:
-        // `WAITERS` set makes this fail (and the count is 0 then anyway).
-        state & WAITERS == 0
-            && state >= ONE
-            // Acquire: pairs with the Release of the release that added it.
-            && self
-                .state
-                .compare_exchange_weak(state, state - ONE, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-    }
-
+    /// The uncontended acquire: one load and one CAS; a failed CAS's answer
+    /// feeds the next one.
     #[inline]
     fn try_acquire(&self) -> bool {
         // Relaxed: only a guess for the CAS, which orders.
-        let mut state = self.state.load(Ordering::Relaxed);
-        while state & WAITERS == 0 && state >= ONE {
+        let s = self.state.load(Ordering::Relaxed);
+        if s.wrapping_sub(1) < MAX {
+            // A count of 1 ..= MAX. Acquire: pairs with the Release of the
+            // release that added the permit.
+            match self
+                .state
+                .compare_exchange(s, s - 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => true,
+                Err(now) => self.try_acquire_from(now),
+            }
+        } else if s == 0 || s >= WAITERS {
+            false
+        } else {
+            self.try_acquire_from(s)
+        }
+    }
+
+    /// Takes a permit from state `s` (fresh from a failed CAS) if there is
+    /// one; never writes outside the count range.
+    #[cold]
+    #[inline(never)]
+    fn try_acquire_from(&self, mut s: usize) -> bool {
+        loop {
+            if s == 0 || s >= WAITERS {
+                // No permit, or waiters parked: a fresh arrival never barges.
+                return false;
+            }
+            if s > MAX {
+                // Overflow range: the count is MAX, but a `release()` is
+                // undoing its +1 there; nothing else may write. Wait for it.
+                overflow_backoff();
+                // Relaxed: only a guess for the CAS, which orders.
+                s = self.state.load(Ordering::Relaxed);
+                continue;
+            }
             // Acquire: pairs with the Release of the release that added it.
-            match self.state.compare_exchange_weak(
-                state,
-                state - ONE,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(s, s - 1, Ordering::Acquire, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
-                Err(s) => state = s,
+                Err(now) => s = now,
             }
         }
-        false
     }
 
     #[inline]
     fn acquire(&self, deadline: Option<Instant>) -> bool {
-        self.try_fast() || self.acquire_slow(deadline)
+        self.try_acquire() || self.acquire_slow(deadline)
+    }
+
+    /// `Semaphore::release()`: one `fetch_add(1)`. `Err(())` (and no change)
+    /// if the count is already `MAX`.
+    #[inline]
+    fn release_one(&self) -> Result<(), ()> {
+        // Release: publishes the releaser's work to whoever takes the permit
+        // (pairs with the acquirer's Acquire CAS, or with the reconcile's
+        // Acquire load that hands it off).
+        let prev = self.state.fetch_add(1, Ordering::Release);
+        if prev < MAX {
+            return Ok(());
+        }
+        self.release_one_slow(prev)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_one_slow(&self, prev: usize) -> Result<(), ()> {
+        if prev >= WAITERS {
+            // We added a pending permit: hand it (or an equal one) off.
+            self.reconcile();
+            return Ok(());
+        }
+        // `MAX ≤ prev < WAITERS`: the count was full (see the module docs).
+        // Undo the +1. Relaxed: it restores a value and publishes nothing.
+        self.state.fetch_sub(1, Ordering::Relaxed);
+        Err(())
+    }
+
+    /// One permit back through a guard: `release()`'s fast path for a
+    /// [`Semaphore`], the checked path for a [`BoundedSemaphore`].
+    #[inline]
+    fn release(&self, limit: usize, bounded: bool) -> Result<(), ()> {
+        if bounded {
+            self.release_n(1, limit)
+        } else {
+            self.release_one()
+        }
     }
 
     /// Releases `n` permits unless the count would pass `limit`, in which
-    /// case nothing changes and `Err(())` is returned. `n ≤ limit ≤ MAX`.
+    /// case nothing changes and `Err(())` is returned. `limit ≤ MAX`.
     #[inline]
     fn release_n(&self, n: usize, limit: usize) -> Result<(), ()> {
         debug_assert!(limit <= MAX);
@@ -134,24 +287,36 @@ impl RawSemaphore {
             return Err(());
         }
         // Relaxed: only a guess for the CAS, which orders.
-        let mut state = self.state.load(Ordering::Relaxed);
-        while state & WAITERS == 0 {
-            if (state >> 1) > limit - n {
-                return Err(());
-            }
-            // Release: publishes what the releaser did before to the thread
-            // that takes the permit (pairs with the acquirer's Acquire).
-            match self.state.compare_exchange_weak(
-                state,
-                state + n * ONE,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(s) => state = s,
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s <= MAX {
+                if s > limit - n {
+                    return Err(());
+                }
+                // Release: publishes what the releaser did before to the
+                // thread that takes the permit (pairs with its Acquire).
+                match self.state.compare_exchange_weak(
+                    s,
+                    s + n,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Ok(()),
+                    Err(now) => s = now,
+                }
+            } else if s < WAITERS {
+                // Overflow range: the count is MAX; wait for the undo so
+                // that we decide on a real value.
+                overflow_backoff();
+                s = self.state.load(Ordering::Relaxed);
+            } else {
+                match self.release_slow(n, limit) {
+                    Slow::Done => return Ok(()),
+                    Slow::Overflow => return Err(()),
+                    Slow::Retry => s = self.state.load(Ordering::Relaxed),
+                }
             }
         }
-        self.release_slow(n, limit)
     }
 
     #[inline]
@@ -164,56 +329,66 @@ impl RawSemaphore {
     fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
         let mut spin = SpinWait::new();
         // Relaxed: only a guess for the CASes below, which order.
-        let mut state = self.state.load(Ordering::Relaxed);
+        let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            if state & WAITERS == 0 && state >= ONE {
+            if s != 0 && s < WAITERS {
+                if s > MAX {
+                    overflow_backoff();
+                    s = self.state.load(Ordering::Relaxed);
+                    continue;
+                }
                 // Acquire: pairs with the Release of the release that added it.
                 match self.state.compare_exchange_weak(
-                    state,
-                    state - ONE,
+                    s,
+                    s - 1,
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => return true,
-                    Err(s) => state = s,
+                    Err(now) => s = now,
                 }
                 continue;
             }
-            // Here the count is 0 (with or without WAITERS).
+            // Here the count is 0, or the word is in the waiters range.
             if deadline::expired(deadline) {
                 return false;
             }
             // Spin a little while nobody is parked yet.
-            if state & WAITERS == 0 && spin.spin() {
-                state = self.state.load(Ordering::Relaxed);
+            if s == 0 && spin.spin() {
+                s = self.state.load(Ordering::Relaxed);
                 continue;
             }
-            if state & WAITERS == 0 {
-                // Announce that we will park (0 → W). Relaxed: the queue lock
-                // orders it with the releaser, which re-reads under it.
-                if let Err(s) = self.state.compare_exchange_weak(
-                    state,
+            if s == 0 {
+                // Announce that we will park (0 → WAITERS). Relaxed: the
+                // queue lock orders it with the releaser, which re-reads
+                // under it.
+                if let Err(now) = self.state.compare_exchange_weak(
+                    0,
                     WAITERS,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
-                    state = s;
+                    s = now;
                     continue;
                 }
             }
             let result = park::park(
                 self.key(),
-                // Under the queue lock: park only while WAITERS is still set,
-                // so a release is bound to take the slow path and see us.
+                // Under the queue lock: park only while in the waiters
+                // range, so a release is bound to take the slow path, and
+                // to run its hand-off under this lock after we are queued.
                 // Relaxed: the queue lock orders it with that release.
-                || self.state.load(Ordering::Relaxed) & WAITERS != 0,
+                || self.state.load(Ordering::Relaxed) >= WAITERS,
                 || {},
                 |_key, was_last| {
                     if was_last {
-                        // Under the queue lock, the queue is now empty: the
-                        // count is 0 while WAITERS is set, so W → 0.
-                        // Relaxed: it orders no data.
-                        self.state.fetch_and(!WAITERS, Ordering::Relaxed);
+                        // Under the queue lock, the queue is now empty (and
+                        // we were in it, so the word is in the waiters
+                        // range): leave it, pending permits become the count
+                        // (W+p → p). Relaxed: an RMW, so the releasers'
+                        // release sequences carry through it to whoever takes
+                        // those permits.
+                        self.state.fetch_sub(WAITERS, Ordering::Relaxed);
                     }
                 },
                 DEFAULT_PARK_TOKEN,
@@ -228,15 +403,87 @@ impl RawSemaphore {
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
             }
             spin = SpinWait::new();
-            state = self.state.load(Ordering::Relaxed);
+            s = self.state.load(Ordering::Relaxed);
         }
     }
 
+    /// After a `release()` added a pending permit: under the queue lock,
+    /// hand the pending permits to the longest waiters, one each, and leave
+    /// the waiters range if the queue is then empty.
     #[cold]
     #[inline(never)]
-    fn release_slow(&self, n: usize, limit: usize) -> Result<(), ()> {
+    fn reconcile(&self) {
+        // Relaxed: a pre-check only; the decision is re-read under the lock.
+        // If no permit is pending, every permit added so far (ours too) was
+        // handed off or moved to the count, under the lock.
+        if self.state.load(Ordering::Relaxed) <= WAITERS {
+            return;
+        }
+        let mut budget: Option<usize> = None;
+        park::unpark_filter(
+            self.key(),
+            |_token| {
+                // Under the queue lock (first call): the permits pending now.
+                // Acquire: pairs with the `release()`s that added them, so
+                // their work is ordered before the waiters we hand them to.
+                let left = budget.get_or_insert_with(|| {
+                    let s = self.state.load(Ordering::Acquire);
+                    s.saturating_sub(WAITERS)
+                });
+                // FIFO: the longest waiters get the permits, one each.
+                if *left > 0 {
+                    *left -= 1;
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Stop
+                }
+            },
+            |result| {
+                // Under the queue lock. Only lock holders leave the waiters
+                // range or remove pending permits; `release()`s may add
+                // pending permits concurrently, hence the CAS loop.
+                // Acquire: as above (the queue may have been empty, so the
+                // filter never ran).
+                let mut s = self.state.load(Ordering::Acquire);
+                loop {
+                    if s < WAITERS {
+                        // A timeout or another reconcile already left the
+                        // waiters range (then nobody was parked to unpark).
+                        debug_assert_eq!(result.unparked_threads, 0);
+                        break;
+                    }
+                    let mut new = s - result.unparked_threads;
+                    if !result.have_more_threads {
+                        // The queue is empty: pending permits become the
+                        // count (W+p → p; p is tiny, never past MAX).
+                        new -= WAITERS;
+                    }
+                    // AcqRel: Acquire as above; Release publishes the
+                    // pending permits' history to whoever takes them from
+                    // the count.
+                    match self.state.compare_exchange_weak(
+                        s,
+                        new,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => break,
+                        Err(now) => s = now,
+                    }
+                }
+                TOKEN_HANDOFF
+            },
+        );
+    }
+
+    /// A checked release of `n` permits found the waiters range: under the
+    /// queue lock, hand up to `n` to the longest waiters and add the rest to
+    /// the count once the queue is empty.
+    #[cold]
+    #[inline(never)]
+    fn release_slow(&self, n: usize, limit: usize) -> Slow {
         let mut handed = 0usize;
-        let failed = Cell::new(false);
+        let outcome = Cell::new(Slow::Done);
         park::unpark_filter(
             self.key(),
             |_token| {
@@ -250,42 +497,59 @@ impl RawSemaphore {
             },
             |result| {
                 let rest = n - result.unparked_threads;
-                // Under the queue lock. If threads remain parked, all `n`
-                // permits were handed off (rest == 0) and WAITERS stays set.
-                // Otherwise clear WAITERS and add the rest to the count. A
-                // CAS loop: with WAITERS already clear (another releaser or a
-                // timeout emptied the queue since our first look), fast-path
-                // acquirers and releasers may be racing with us.
-                let mut state = self.state.load(Ordering::Relaxed);
+                // Under the queue lock; a CAS loop because `release()`s may
+                // add pending permits concurrently.
+                // Acquire: pairs with those `release()`s (their permits may
+                // move to the count here).
+                let mut s = self.state.load(Ordering::Acquire);
                 loop {
-                    let count = state >> 1;
-                    if count > limit - rest {
-                        // Only possible when nobody was unparked (a queue
-                        // with threads in it means count 0 and rest < n).
-                        failed.set(true);
-                        break;
+                    if s < WAITERS {
+                        // The waiters range was left before we got the lock
+                        // (so the queue was empty): start over outside it.
+                        debug_assert_eq!(result.unparked_threads, 0);
+                        outcome.set(Slow::Retry);
+                        return TOKEN_RETRY;
                     }
                     let new = if result.have_more_threads {
-                        state + rest * ONE
+                        // Threads remain parked: all `n` were handed off.
+                        debug_assert_eq!(rest, 0);
+                        s
                     } else {
-                        (state & !WAITERS) + rest * ONE
+                        // The queue is empty: leave the waiters range; the
+                        // count becomes the pending permits plus our rest.
+                        let pending = s - WAITERS;
+                        if pending > limit || rest > limit - pending {
+                            // Only for a huge `n` with `release()`s in
+                            // flight: linearise those first (they fit) and
+                            // fail ours. The threads we unparked get a
+                            // retry token and compete for the count (nobody
+                            // else is parked, so nobody is passed over).
+                            outcome.set(Slow::Overflow);
+                            pending
+                        } else {
+                            pending + rest
+                        }
                     };
-                    // Release: publishes the releaser's work to whoever takes
-                    // the permits from the count.
+                    // AcqRel: Acquire as above; Release publishes our work
+                    // to whoever takes the permits from the count.
                     match self.state.compare_exchange_weak(
-                        state,
+                        s,
                         new,
-                        Ordering::Release,
-                        Ordering::Relaxed,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
                     ) {
                         Ok(_) => break,
-                        Err(s) => state = s,
+                        Err(now) => s = now,
                     }
                 }
-                TOKEN_HANDOFF
+                if outcome.get() == Slow::Overflow {
+                    TOKEN_RETRY
+                } else {
+                    TOKEN_HANDOFF
+                }
             },
         );
-        if failed.get() { Err(()) } else { Ok(()) }
+        outcome.get()
     }
 }
 
@@ -301,8 +565,9 @@ impl RawSemaphore {
 ///   waiter, and a fresh arrival cannot take a permit while anyone waits.
 ///   CPython's `Semaphore` lets a late arrival grab a released permit before
 ///   the woken waiter runs, so a waiter may starve there; here it cannot.
-/// * State is one word; uncontended acquire is one CAS, a release with
-///   nobody waiting is one RMW and makes no parking call.
+/// * State is one word; uncontended acquire is one load and one CAS,
+///   `release()` with nobody waiting is one `fetch_add` and makes no parking
+///   call.
 /// * At most [`Semaphore::MAX_PERMITS`] permits: [`new`](Semaphore::new)
 ///   panics above it (so `Semaphore::new(usize::MAX)` panics), and a release
 ///   that would pass it panics with a clear message, leaving the semaphore
@@ -410,7 +675,7 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.raw.try_fast() || self.raw.acquire_slow(deadline::after(timeout))
+        self.raw.try_acquire() || self.raw.acquire_slow(deadline::after(timeout))
     }
 
     /// Waits until `deadline` for a permit; a deadline in the past is a try.
@@ -441,7 +706,9 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn release(&self) {
-        self.release_n(1);
+        if self.raw.release_one().is_err() {
+            overflow();
+        }
     }
 
     /// Gives back `n` permits (Python's `release(n)`): wakes up to `n` of
@@ -460,7 +727,12 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn release_n(&self, n: usize) {
-        if self.raw.release_n(n, MAX).is_err() {
+        let result = if n == 1 {
+            self.raw.release_one()
+        } else {
+            self.raw.release_n(n, MAX)
+        };
+        if result.is_err() {
             overflow();
         }
     }
@@ -571,8 +843,8 @@ impl fmt::Debug for Semaphore {
         // Relaxed: a snapshot.
         let state = self.raw.state.load(Ordering::Relaxed);
         f.debug_struct("Semaphore")
-            .field("available", &(state >> 1))
-            .field("waiters", &(state & WAITERS != 0))
+            .field("available", &count_of(state))
+            .field("waiters", &(state >= WAITERS))
             .finish()
     }
 }
@@ -653,7 +925,7 @@ impl BoundedSemaphore {
     /// ```
     #[inline]
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.raw.try_fast() || self.raw.acquire_slow(deadline::after(timeout))
+        self.raw.try_acquire() || self.raw.acquire_slow(deadline::after(timeout))
     }
 
     /// Waits until `deadline` for a permit; a deadline in the past is a try.
@@ -810,9 +1082,9 @@ impl fmt::Debug for BoundedSemaphore {
         // Relaxed: a snapshot.
         let state = self.raw.state.load(Ordering::Relaxed);
         f.debug_struct("BoundedSemaphore")
-            .field("available", &(state >> 1))
+            .field("available", &count_of(state))
             .field("initial", &self.initial)
-            .field("waiters", &(state & WAITERS != 0))
+            .field("waiters", &(state >= WAITERS))
             .finish()
     }
 }
@@ -859,7 +1131,7 @@ impl SemaphoreGuard<'_> {
     pub fn release(self) -> Result<(), Error> {
         let (raw, limit, bounded) = (self.raw, self.limit, self.bounded);
         core::mem::forget(self);
-        match raw.release_n(1, limit) {
+        match raw.release(limit, bounded) {
             Ok(()) => Ok(()),
             Err(()) if bounded => Err(Error::TooManyReleases),
             Err(()) => overflow(),
@@ -870,7 +1142,7 @@ impl SemaphoreGuard<'_> {
 impl Drop for SemaphoreGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        if self.raw.release_n(1, self.limit).is_err() && !std::thread::panicking() {
+        if self.raw.release(self.limit, self.bounded).is_err() && !std::thread::panicking() {
             if self.bounded {
                 panic!("{}", Error::TooManyReleases);
             }

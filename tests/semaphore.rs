@@ -84,6 +84,51 @@ fn max_permits_and_overflow() {
     assert!(catch_unwind(|| BoundedSemaphore::new(Semaphore::MAX_PERMITS + 1)).is_err());
 }
 
+/// At the ceiling, `release()` adds 1 and, seeing the count was full, takes
+/// it back and panics. Concurrent readers and acquirers must never see the
+/// transient value: `available()` never exceeds `MAX_PERMITS`, every
+/// successful release/acquire is accounted for, and the count ends exact.
+#[test]
+fn overflowing_releases_racing_acquires_are_invisible() {
+    const MAX: usize = Semaphore::MAX_PERMITS;
+    let sem = Semaphore::new(MAX);
+    let (released, taken, panicked) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..300 {
+                    match catch_unwind(AssertUnwindSafe(|| sem.release())) {
+                        Ok(()) => released.fetch_add(1, SeqCst),
+                        Err(_) => panicked.fetch_add(1, SeqCst),
+                    };
+                }
+            });
+        }
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..300 {
+                    assert!(sem.available() <= MAX);
+                    assert!(format!("{sem:?}").contains("waiters: false"));
+                    if sem.try_acquire() {
+                        taken.fetch_add(1, SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    let (released, taken) = (released.load(SeqCst), taken.load(SeqCst));
+    assert_eq!(released + panicked.load(SeqCst), 600);
+    assert!(
+        released <= taken,
+        "only room made by acquires can be released into"
+    );
+    assert_eq!(sem.available(), MAX - taken + released);
+}
+
 #[test]
 fn acquire_blocks_until_release() {
     let sem = Arc::new(Semaphore::new(0));

@@ -121,3 +121,65 @@ fn bounded_release_vs_timeout() {
         assert!(sem.release().is_err());
     });
 }
+
+/// `release()` is a bare `fetch_add(1)`: with a waiter parked it adds a
+/// *pending* permit and then hands it off under the queue lock. The race
+/// this design introduces: the last waiter times out between the
+/// `fetch_add` and the hand-off. Its timeout must move the pending permit to
+/// the count (W+p → p), and the late hand-off must then find nothing to do;
+/// a barger may take the permit only once nobody is parked. Permits taken
+/// plus permits left is always exactly 1.
+#[test]
+fn release_fetch_add_vs_last_timeout() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s1 = Arc::clone(&sem);
+        let waiter = thread::spawn(move || s1.acquire_timeout(LONG));
+        let s2 = Arc::clone(&sem);
+        let barger = thread::spawn(move || s2.try_acquire());
+        sem.release();
+        let got = waiter.join().unwrap();
+        let barged = barger.join().unwrap();
+        assert_eq!(usize::from(got) + usize::from(barged) + sem.available(), 1);
+        assert!(format!("{sem:?}").contains("waiters: false"));
+    });
+}
+
+/// Two `release()`s from two threads both land in the waiters range (two
+/// pending permits) while the only waiter may time out: one reconcile may
+/// hand off or free both permits, the other then finds none pending; none
+/// is lost or doubled.
+#[test]
+fn two_pending_releases_vs_timeout() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s1 = Arc::clone(&sem);
+        let waiter = thread::spawn(move || s1.acquire_timeout(LONG));
+        let s2 = Arc::clone(&sem);
+        let releaser = thread::spawn(move || s2.release());
+        sem.release();
+        releaser.join().unwrap();
+        let got = waiter.join().unwrap();
+        assert_eq!(usize::from(got) + sem.available(), 2);
+        assert!(format!("{sem:?}").contains("waiters: false"));
+    });
+}
+
+/// An untimed waiter and a timed one, two `release()`s: the untimed one must
+/// always get a permit (a lost hand-off is a loom deadlock), and the permits
+/// are conserved whatever the timed one does.
+#[test]
+fn pending_releases_reach_untimed_waiter() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s1 = Arc::clone(&sem);
+        let untimed = thread::spawn(move || s1.acquire());
+        let s2 = Arc::clone(&sem);
+        let timed = thread::spawn(move || s2.acquire_timeout(LONG));
+        sem.release();
+        sem.release();
+        untimed.join().unwrap();
+        let got = timed.join().unwrap();
+        assert_eq!(1 + usize::from(got) + sem.available(), 2);
+    });
+}
