@@ -702,3 +702,58 @@ pub type Mutex<T> = lock_api::Mutex<Lock, T>;
 /// The guard of a [`Mutex`].
 #[cfg(not(loom))]
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, Lock, T>;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::thread;
+
+    /// Waits until a thread is parked on `lock` (its PARKED_BIT is set).
+    fn until_parked(lock: &Lock) {
+        while lock.state.load(Ordering::Relaxed) & PARKED_BIT == 0 {
+            thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn release_fair_hands_off_to_the_parked_waiter() {
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        let got = Arc::new(AtomicBool::new(false));
+        let (l2, g2) = (Arc::clone(&lock), Arc::clone(&got));
+        let waiter = thread::spawn(move || {
+            l2.acquire();
+            g2.store(true, Ordering::SeqCst);
+            l2.release().unwrap();
+        });
+        until_parked(&lock);
+        lock.release_fair().unwrap();
+        // The lock went straight to the waiter: the releaser cannot barge
+        // back in, whether or not the waiter has run yet.
+        let took = lock.try_acquire();
+        let barged = took && !got.load(Ordering::SeqCst);
+        if took {
+            lock.release().unwrap();
+        }
+        assert!(!barged, "release_fair let the releaser barge past the waiter");
+        waiter.join().unwrap();
+        assert!(got.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn plain_release_wakes_the_parked_waiter() {
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        let l2 = Arc::clone(&lock);
+        let waiter = thread::spawn(move || {
+            l2.acquire();
+            l2.release().unwrap();
+        });
+        until_parked(&lock);
+        lock.release().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(lock.state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+}

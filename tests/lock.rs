@@ -284,26 +284,3 @@ fn fairness_two_threads_tight_loop() {
     stop.store(true, Ordering::Relaxed);
     assert!(hog.join().unwrap() > 0);
 }
-
-#[test]
-fn release_fair_hands_off_to_waiter() {
-    // With a waiter parked, release_fair hands it the lock: the releaser
-    // cannot barge back in with try_acquire.
-    let lock = Arc::new(Lock::new());
-    lock.acquire();
-    let l2 = lock.clone();
-    let got = Arc::new(AtomicBool::new(false));
-    let g2 = got.clone();
-    let t = thread::spawn(move || {
-        l2.acquire();
-        g2.store(true, Ordering::SeqCst);
-        thread::sleep(Duration::from_millis(10));
-        l2.release().unwrap();
-    });
-    // Wait until the waiter is parked (it must be, after this long).
-    thread::sleep(Duration::from_millis(50));
-    lock.release_fair().unwrap();
-    // The lock went straight to the waiter: it is still locked for it.
-    assert!(!lock.try_acquire() || got.load(Ordering::SeqCst));
-    t.join().unwrap();
-}
