@@ -737,7 +737,10 @@ mod tests {
         if took {
             lock.release().unwrap();
         }
-        assert!(!barged, "release_fair let the releaser barge past the waiter");
+        assert!(
+            !barged,
+            "release_fair let the releaser barge past the waiter"
+        );
         waiter.join().unwrap();
         assert!(got.load(Ordering::SeqCst));
     }

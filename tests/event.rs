@@ -1,6 +1,7 @@
 //! Python-semantics behaviour tests for `Event` (what CPython's
 //! lock_tests.EventTests check). Timings are only generous sanity bounds.
 
+mod common;
 use pysync::Event;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -130,11 +131,17 @@ fn woken_waiter_returns_true_even_if_cleared_at_once() {
     let threads: Vec<_> = (0..5)
         .map(|_| {
             let ev = Arc::clone(&ev);
-            thread::spawn(move || ev.wait_timeout(Duration::from_secs(10)))
+            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+            let t = thread::spawn(move || {
+                tid_tx.send(common::current_tid()).unwrap();
+                ev.wait_timeout(Duration::from_secs(10))
+            });
+            // Every waiter is parked before the set (else it could see the
+            // event already cleared, and rightly time out).
+            common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
+            t
         })
         .collect();
-    wait_until_parked(&ev);
-    thread::sleep(Duration::from_millis(100));
     ev.set();
     ev.clear();
     for t in threads {

@@ -1,6 +1,7 @@
 //! Behaviour tests for `pysync::Gil` (CPython GIL semantics, plus the
 //! no-convoy hand-off). Timings are generous sanity bounds only.
 
+mod common;
 use pysync::{Gil, GilStats};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -95,13 +96,16 @@ fn fifo_handoff_order() {
             // Start the waiters one after the other, each parked before the
             // next arrives.
             let (gil, order, queued) = (&gil, &order, &queued);
+            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
             s.spawn(move || {
+                tid_tx.send(common::current_tid()).unwrap();
                 queued.fetch_add(1, Ordering::SeqCst);
                 let _g = gil.acquire();
                 order.lock().unwrap().push(i);
             });
             wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
-            thread::sleep(Duration::from_millis(30));
+            // Parked (blocked in the kernel) before the next one arrives.
+            common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
         }
         // A fresh arrival after everybody queued must not barge in either.
         drop(guard);
@@ -116,13 +120,17 @@ fn no_barging_past_a_waiter() {
     let guard = gil.acquire();
     let got = AtomicBool::new(false);
     thread::scope(|s| {
-        s.spawn(|| {
-            let _g = gil.acquire();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (gil_ref, got_ref) = (&gil, &got);
+        s.spawn(move || {
+            tid_tx.send(common::current_tid()).unwrap();
+            let _g = gil_ref.acquire();
+            let got = got_ref;
             got.store(true, Ordering::SeqCst);
             thread::sleep(Duration::from_millis(20));
         });
         // Let the waiter park.
-        thread::sleep(Duration::from_millis(50));
+        common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
         drop(guard);
         // The GIL went straight to the waiter: a fresh try fails.
         assert!(gil.try_acquire().is_none() || got.load(Ordering::SeqCst));

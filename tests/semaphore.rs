@@ -3,6 +3,7 @@
 //! BoundedSemaphoreTests check, plus FIFO hand-off and permit conservation).
 //! Timings are only generous sanity bounds.
 
+mod common;
 use pysync::{BoundedSemaphore, Error, Semaphore};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -253,13 +254,14 @@ fn fifo_order_of_waiters() {
     let mut threads = Vec::new();
     for i in 0..4 {
         let (sem2, order2) = (Arc::clone(&sem), Arc::clone(&order));
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         threads.push(thread::spawn(move || {
+            tid_tx.send(common::current_tid()).unwrap();
             sem2.acquire();
             order2.lock().unwrap().push(i);
         }));
-        // Let thread i park before thread i + 1 arrives.
-        wait_until_parked(|| format!("{sem:?}"));
-        thread::sleep(Duration::from_millis(50));
+        // Thread i is parked (blocked in the kernel) before i + 1 arrives.
+        common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
     }
     for n in 1..=4 {
         sem.release();
