@@ -1,4 +1,6 @@
-//! Overflow-safe conversion of timeouts into deadlines.
+//! Overflow-safe conversion of timeouts into deadlines, and the crate's one
+//! process-wide monotonic clock in nanoseconds (for state that must fit in
+//! an atomic word: park tokens, the Gil's timestamps).
 //!
 //! `None` means "no deadline: wait forever". `Duration::MAX`, or any timeout
 //! so large that `Instant::now() + timeout` would overflow, becomes `None`
@@ -22,6 +24,38 @@ pub(crate) fn expired(deadline: Option<Instant>) -> bool {
     }
 }
 
+/// The earlier of two optional deadlines (`None` = never).
+#[inline]
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// The clock's epoch: the first time anyone asked.
+pub(crate) fn epoch() -> Instant {
+    use std::sync::OnceLock;
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`epoch`], never 0 (callers may use 0 for "unknown").
+#[inline]
+pub(crate) fn now_ns() -> u64 {
+    (epoch().elapsed().as_nanos().min(u128::from(u64::MAX - 1)) as u64).max(1)
+}
+
+/// The instant `ns` after [`epoch`], or `None` (never) if unrepresentable
+/// or `u64::MAX`.
+pub(crate) fn instant_at(ns: u64) -> Option<Instant> {
+    if ns == u64::MAX {
+        return None;
+    }
+    epoch().checked_add(Duration::from_nanos(ns))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,6 +65,18 @@ mod tests {
         assert_eq!(after(Duration::MAX), None);
         assert_eq!(after(Duration::from_secs(u64::MAX)), None);
         assert!(!expired(None));
+    }
+
+    #[test]
+    fn clock_round_trips() {
+        let a = now_ns();
+        let at = instant_at(a).unwrap();
+        assert!(at <= Instant::now());
+        assert!(now_ns() >= a);
+        assert_eq!(instant_at(u64::MAX), None);
+        assert_eq!(earliest(None, Some(at)), Some(at));
+        assert_eq!(earliest(Some(at), None), Some(at));
+        assert_eq!(earliest(None, None), None);
     }
 
     #[test]

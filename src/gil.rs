@@ -67,7 +67,7 @@
 //!   about `n` turns, each about `I` long (less when I/O threads cut turns
 //!   short).
 
-use crate::deadline;
+use crate::deadline::{self, earliest, instant_at, now_ns};
 use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
 use crate::sync::{AtomicU8, AtomicU64, AtomicUsize, Ordering, loom_const_fn};
 use core::cell::Cell;
@@ -100,34 +100,6 @@ const MIN_SLICE_DIVISOR: u64 = 25;
 /// A requester whose request was absorbed by another hand-off re-arms at
 /// least this often (keeps a zero interval from spinning on timed parks).
 const REARM_FLOOR_NS: u64 = 50_000;
-
-/// Nanoseconds since a process-wide epoch, never 0 (0 means "unknown").
-fn now_ns() -> u64 {
-    (epoch().elapsed().as_nanos().min(u128::from(u64::MAX - 1)) as u64).max(1)
-}
-
-fn epoch() -> Instant {
-    use std::sync::OnceLock;
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// The instant `ns` after the epoch, or `None` (never) if unrepresentable.
-fn instant_at(ns: u64) -> Option<Instant> {
-    if ns == u64::MAX {
-        return None;
-    }
-    epoch().checked_add(Duration::from_nanos(ns))
-}
-
-/// The earlier of two optional deadlines (`None` = never).
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
-}
 
 /// `d` in nanoseconds, saturating (`Duration::MAX` → `u64::MAX`, "never").
 const fn saturating_ns(d: Duration) -> u64 {

@@ -143,12 +143,7 @@ pub(crate) mod fair {
     }
 
     #[cfg(not(loom))]
-    fn now_ns() -> u64 {
-        use std::sync::OnceLock;
-        use std::time::Instant;
-        static EPOCH: OnceLock<Instant> = OnceLock::new();
-        EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
-    }
+    use crate::deadline::now_ns;
 
     // Under loom there is no time: tokens carry nothing.
     #[cfg(loom)]
