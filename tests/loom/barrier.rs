@@ -154,3 +154,56 @@ fn timed_parties_vs_reset() {
         assert_eq!(b.n_waiting(), 0);
     });
 }
+
+/// Three timed threads on a 2-party barrier with an action: the third may
+/// arrive while the action runs and time out there (its deadline covers the
+/// wait for the previous round). Whatever happens, the completed round's two
+/// parties both get `Ok`, a timed-out arrival breaks only the round it meant
+/// to join, and nobody stays parked.
+#[test]
+fn arrival_times_out_while_the_action_runs() {
+    loom::model(|| {
+        let b = Arc::new(Barrier::with_action(2, || {}));
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let b = Arc::clone(&b);
+                thread::spawn(move || b.wait_timeout(T))
+            })
+            .collect();
+        let mine = b.wait_timeout(T);
+        let mut results: Vec<_> = ts.into_iter().map(|t| t.join().unwrap()).collect();
+        results.push(mine);
+        let oks = results.iter().filter(|r| r.is_ok()).count();
+        assert!(
+            oks == 0 || oks == 2,
+            "a round completes for both its parties: {results:?}"
+        );
+        let mut indices: Vec<usize> = results.iter().filter_map(|r| r.ok()).collect();
+        indices.sort_unstable();
+        assert!(indices.is_empty() || indices == [0, 1], "{results:?}");
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+/// A timed `wait` from inside the barrier's own action returns (its
+/// deadline covers the wait for the running round) instead of deadlocking,
+/// the round that runs the action still completes, and the next one starts
+/// broken.
+#[test]
+fn timed_wait_from_inside_the_action_returns() {
+    loom::model(|| {
+        use std::sync::{Arc as StdArc, Mutex as StdMutex, OnceLock};
+        let slot: StdArc<OnceLock<StdArc<Barrier>>> = StdArc::new(OnceLock::new());
+        let inner = StdArc::new(StdMutex::new(None));
+        let (s2, i2) = (StdArc::clone(&slot), StdArc::clone(&inner));
+        let b = StdArc::new(Barrier::with_action(1, move || {
+            let me = s2.get().expect("set before the first wait");
+            *i2.lock().unwrap() = Some(me.wait_timeout(T));
+        }));
+        slot.set(StdArc::clone(&b)).ok().unwrap();
+        assert_eq!(b.wait(), Ok(0));
+        let inner = inner.lock().unwrap().take().expect("the action ran");
+        assert_eq!(inner, Err(pysync::Error::BrokenBarrier));
+        assert!(b.broken());
+    });
+}
