@@ -207,7 +207,7 @@ fn semaphore_and_event() {
         start.set(); // every waiting worker wakes
     });
     println!(
-        "  6 workers, 2 permits: served in order {:?}, at most {} at once, {:.0?} in all",
+        "  6 workers, 2 permits: served in the order they queued {:?}, at most {} at once, {:.0?} in all",
         order.lock().unwrap(),
         peak.load(SeqCst),
         t0.elapsed()
