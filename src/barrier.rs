@@ -97,6 +97,19 @@ fn is_enter(t: ParkToken) -> bool {
     t.0 & 1 == KIND_ENTER
 }
 
+/// The unpark filter that wakes the parties of round `generation` and the
+/// arrivals waiting for a round to end, and skips everyone else.
+fn round_and_arrivals(generation: usize) -> impl FnMut(ParkToken) -> FilterOp {
+    let mine = token(generation, KIND_WAIT);
+    move |t| {
+        if t == mine || is_enter(t) {
+            FilterOp::Unpark
+        } else {
+            FilterOp::Skip
+        }
+    }
+}
+
 /// What an arrival found, decided under the queue lock.
 #[derive(Clone, Copy)]
 enum Arrival {
@@ -575,18 +588,7 @@ impl Barrier {
     /// Wakes the parties of round `generation` (with `token`) and the
     /// arrivals waiting for a round to end (which ignore it).
     fn wake_round(&self, generation: usize, tok: UnparkToken) {
-        let mine = token(generation, KIND_WAIT);
-        park::unpark_filter(
-            self.key(),
-            |t| {
-                if t == mine || is_enter(t) {
-                    FilterOp::Unpark
-                } else {
-                    FilterOp::Skip
-                }
-            },
-            |_| tok,
-        );
+        park::unpark_filter(self.key(), round_and_arrivals(generation), |_| tok);
     }
 
     /// Wakes the arrivals waiting for a round to end.
@@ -752,45 +754,34 @@ impl Barrier {
             None => None,
         };
         let ok = Cell::new(false);
-        let mine = token(generation, KIND_WAIT);
-        park::unpark_filter(
-            self.key(),
-            |t| {
-                if t == mine || is_enter(t) {
-                    FilterOp::Unpark
-                } else {
-                    FilterOp::Skip
-                }
-            },
-            |_| {
-                let phase = self.phase();
-                let (_, last) = self.collect();
-                if phase != RELEASING {
-                    // `abort` or `reset` ran during the action: the round
-                    // failed (they already woke its parties). If we were
-                    // the last owed party of a reset, the next round starts;
-                    // the filter has already woken the waiting arrivals.
-                    if last {
-                        self.end_draining();
-                    }
-                    return TOKEN_BROKEN;
-                }
-                if panicked.is_some() {
-                    self.set_state(BROKEN, 0);
-                    return TOKEN_BROKEN;
-                }
-                ok.set(true);
+        park::unpark_filter(self.key(), round_and_arrivals(generation), |_| {
+            let phase = self.phase();
+            let (_, last) = self.collect();
+            if phase != RELEASING {
+                // `abort` or `reset` ran during the action: the round
+                // failed (they already woke its parties). If we were
+                // the last owed party of a reset, the next round starts;
+                // the filter has already woken the waiting arrivals.
                 if last {
-                    self.start_next_round();
-                } else {
-                    // Stragglers are owed success; they start the next round.
-                    // Relaxed: under the queue lock.
-                    self.owed.fetch_or(DRAIN_OK, Ordering::Relaxed);
-                    self.set_state(DRAINING, 0);
+                    self.end_draining();
                 }
-                TOKEN_OK
-            },
-        );
+                return TOKEN_BROKEN;
+            }
+            if panicked.is_some() {
+                self.set_state(BROKEN, 0);
+                return TOKEN_BROKEN;
+            }
+            ok.set(true);
+            if last {
+                self.start_next_round();
+            } else {
+                // Stragglers are owed success; they start the next round.
+                // Relaxed: under the queue lock.
+                self.owed.fetch_or(DRAIN_OK, Ordering::Relaxed);
+                self.set_state(DRAINING, 0);
+            }
+            TOKEN_OK
+        });
         if let Some(payload) = panicked {
             panic::resume_unwind(payload);
         }
