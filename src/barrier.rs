@@ -48,7 +48,7 @@
 use crate::deadline;
 use crate::error::Error;
 use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
-use crate::sync::{AtomicU8, AtomicUsize, Ordering, loom_const_fn};
+use crate::sync::{AtomicU8, AtomicUsize, Ordering, SpinWait, loom_const_fn};
 use core::cell::Cell;
 use core::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -152,9 +152,9 @@ enum Timeout {
 ///   is called, or when the action panics: every thread waiting gets
 ///   `Err(Error::BrokenBarrier)`, and so does every later `wait`, until
 ///   [`reset`](Barrier::reset).
-/// * Waiting threads park (no spinning); a round is released with one wake-up
-///   call, and released threads never touch the barrier again, so the next
-///   round can start at once.
+/// * Waiting threads spin briefly (a few µs, already queued) and then park;
+///   a round is released with one wake-up call, and released threads never
+///   touch the barrier again, so the next round can start at once.
 ///
 /// | Python                          | pysync                                   |
 /// |---------------------------------|------------------------------------------|
@@ -702,7 +702,11 @@ impl Barrier {
                     arrival.set(a);
                     matches!(a, Arrival::Wait(_) | Arrival::Enter)
                 },
-                || {},
+                || {
+                    if !is_enter(tok) {
+                        self.spin_while_filling(tok.0 >> 1, deadline);
+                    }
+                },
                 |_key, _was_last| {
                     timeout.set(if is_enter(tok) {
                         self.arrival_timed_out()
@@ -740,6 +744,28 @@ impl Barrier {
                     seen = (self.state.load(Ordering::Relaxed), self.generation())
                 }
                 _ => unreachable!("park result does not match the arrival"),
+            }
+        }
+    }
+
+    /// `before_sleep` of a queued party of round `generation`: spins briefly
+    /// (`SpinWait`: a few µs) while its round is still filling or releasing,
+    /// so that when the last party arrives soon (lock-step), the release's
+    /// wake-up finds this thread not yet asleep and its `park` returns
+    /// without a futex sleep. The party is already queued with its index and
+    /// its token: this only reads snapshots and changes nothing, so the
+    /// state machine is the same as without it. Stops at the deadline. Never
+    /// spins under loom.
+    fn spin_while_filling(&self, generation: usize, deadline: Option<Instant>) {
+        let mut spin = SpinWait::new();
+        while spin.spin() {
+            // Relaxed: snapshots; the result comes from the unpark token.
+            let s = self.state.load(Ordering::Relaxed);
+            if !matches!(s & PHASE_MASK, FILLING | RELEASING) || self.generation() != generation {
+                return;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return;
             }
         }
     }

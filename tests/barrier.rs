@@ -556,3 +556,30 @@ fn many_threads_many_rounds_with_action_and_aborts_never_hang() {
         N * actions.load(Ordering::Relaxed)
     );
 }
+
+/// Lock-step rounds (the parked party usually still spins when the last one
+/// arrives): unique indices every round, never a spurious break, and a timed
+/// party whose partner never comes still times out close to its deadline.
+#[test]
+fn lock_step_rounds_with_timeouts_stay_exact() {
+    const ROUNDS: usize = 2000;
+    let b = Barrier::new(2);
+    let seen = run(2, |_| {
+        (0..ROUNDS)
+            .map(|_| b.wait_timeout(LONG).expect("never broken"))
+            .collect::<Vec<_>>()
+    });
+    for (r, (&a, &b)) in seen[0].iter().zip(&seen[1]).enumerate() {
+        let mut pair = [a, b];
+        pair.sort_unstable();
+        assert_eq!(pair, [0, 1], "round {r}");
+    }
+    let start = Instant::now();
+    assert_eq!(
+        b.wait_timeout(Duration::from_millis(20)),
+        Err(Error::BrokenBarrier)
+    );
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(20) && took < LONG, "{took:?}");
+    assert!(b.broken());
+}
