@@ -45,7 +45,7 @@ use crate::error::Error;
 use crate::lock::{Lock, TOKEN_RETRY};
 use crate::park::{self, FilterOp, ParkResult, RequeueOp};
 use crate::rlock::{RLock, RLockSaved};
-use crate::sync::{AtomicUsize, Ordering, loom_const_fn};
+use crate::sync::{AtomicUsize, Ordering, SpinWait, loom_const_fn};
 use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
@@ -646,7 +646,16 @@ impl<L: ConditionLock> Condition<L> {
                 true
             },
             // Queued: now the lock may go (and may unpark lock waiters).
-            || saved.set(self.lock.release_save()),
+            // Then spin a few µs before sleeping: a notify and the
+            // notifier's release during the spin wake us before we sleep,
+            // so `park` returns without a futex sleep (ping-pong). The spin
+            // is bounded (`SpinWait`) and only delays the sleep; never under
+            // loom.
+            || {
+                saved.set(self.lock.release_save());
+                let mut spin = SpinWait::new();
+                while spin.spin() {}
+            },
             |timed_out_key, was_last| {
                 if timed_out_key == key {
                     // Still on the condition: a real timeout, not notified.
