@@ -134,22 +134,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & LOCKED_BIT != 0 {
-                return false;
-            }
-            // Acquire: pairs with the Release of the previous release.
-            match self.state.compare_exchange_weak(
-                state,
-                state | LOCKED_BIT,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return self.note_acquired(true),
-                Err(s) => state = s,
-            }
-        }
+        self.note_acquired(self.set_locked_if_free())
     }
 
     /// Waits at most `timeout` for the lock (Python's `acquire(timeout=…)`).
@@ -431,7 +416,8 @@ impl Lock {
                 // the lock's fairness timer is due. Take the lock back on its
                 // behalf (unless a running thread already did) and hand it
                 // over: it wakes up holding it.
-                let handoff = result.unparked_threads != 0 && fair.get() && self.relock();
+                let handoff =
+                    result.unparked_threads != 0 && fair.get() && self.set_locked_if_free();
                 // Under the queue lock nobody else can be queueing, so an
                 // empty queue means the bit can go. LOCKED_BIT is left alone:
                 // it belongs to the waiter (hand-off) or to whoever took the
@@ -449,15 +435,17 @@ impl Lock {
         );
     }
 
-    /// Sets LOCKED_BIT if the lock is free, for a hand-off decided after the
-    /// release. Called under the queue lock.
-    fn relock(&self) -> bool {
-        // Relaxed: only a guess for the CAS.
+    /// Sets LOCKED_BIT if the lock is free; whether it did. `try_acquire`,
+    /// and the hand-off decided after a release (under the queue lock, on
+    /// behalf of the waiter it then wakes holding the lock).
+    #[inline]
+    fn set_locked_if_free(&self) -> bool {
+        // Relaxed: only a guess for the CAS, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         while state & LOCKED_BIT == 0 {
-            // Acquire: pairs with the Release of whoever released last, on
-            // behalf of the waiter we hand the lock to (the queue lock then
-            // orders that with the waiter's wake-up).
+            // Acquire: pairs with the Release of whoever released last (for a
+            // hand-off, the queue lock then orders that with the waiter's
+            // wake-up).
             match self.state.compare_exchange_weak(
                 state,
                 state | LOCKED_BIT,
