@@ -116,6 +116,9 @@ pub use lock::{Mutex, MutexGuard};
 pub use rlock::{RLock, RLockGuard, RLockSaved, RawThreadId};
 #[cfg(not(loom))]
 pub use rlock::{ReentrantMutex, ReentrantMutexGuard};
+#[cfg(loom)]
+#[doc(hidden)]
+pub use sync::loom_support;
 
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard, ConditionLock};

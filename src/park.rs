@@ -151,17 +151,12 @@ pub(crate) mod fair {
         ParkToken(usize::MAX)
     }
 
-    /// Under loom there is no clock: every other call says "due", so the
-    /// models explore both the plain wake-up and the hand-off after release
-    /// (the count is reset for every execution, and the calls happen under
-    /// the model's queue lock, so each schedule is deterministic).
+    /// Under loom there is no clock: whether the deadline is due is one of
+    /// the model's choices (`crate::sync::choice`), so the models explore
+    /// both the plain wake-up and the hand-off at every slow release.
     #[cfg(loom)]
     pub(crate) fn hand_off_due(_key: usize, _token: ParkToken) -> bool {
-        loom::lazy_static! {
-            static ref CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        }
-        // Relaxed: a plain counter read and written under the model's lock.
-        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1
+        crate::sync::choice()
     }
 
     #[cfg(loom)]

@@ -1,8 +1,22 @@
-//! The one place atomics, thread ids and spinning come from.
+//! The one place atomics, thread ids, spinning and the model's choices come
+//! from.
 //!
 //! Under `cfg(loom)` everything here is loom's model; otherwise it is
 //! `core`/`std`. Primitives import from here and nowhere else, so a loom build
 //! sees every synchronising operation.
+//!
+//! # Time under loom
+//! A loom model must be deterministic, so under `cfg(loom)` pysync never
+//! branches on the wall clock:
+//! * a deadline is never found already expired before parking
+//!   ([`crate::deadline::expired`] is `false`); a timed park times out at the
+//!   point the model schedules it (see `park/loom.rs`), so every "timeout
+//!   before / after the wake-up" order is explored by loom itself;
+//! * a decision that depends on elapsed time (is a waiter's fairness deadline
+//!   due?) is a [`choice`]: the model's script answers it, and the test
+//!   harness ([`loom_support::explore`]) runs each model under every script
+//!   of the choices it consumes, so both answers are explored at every such
+//!   point.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -64,6 +78,69 @@ impl SpinWait {
         #[cfg(loom)]
         {
             false
+        }
+    }
+}
+
+/// A decision that depends on elapsed time, under loom: the `i`-th call in an
+/// execution answers bit `i` of the script that [`loom_support::explore`] set
+/// for this run (calls past the script's length answer `false`). Outside
+/// loom there is no such function: callers read the clock.
+#[cfg(loom)]
+pub(crate) fn choice() -> bool {
+    loom_support::next_choice()
+}
+
+/// Test-harness support for the model's choices (see the module docs).
+/// Hidden: only the crate's own loom suite uses it.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_support {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    // The script and its bookkeeping are per OS thread: loom runs a model's
+    // threads as coroutines on the thread that called `loom::model`, while
+    // the test harness runs several models on different threads at once.
+    std::thread_local! {
+        /// The current script: bit `i` answers the `i`-th choice.
+        static SCRIPT: Cell<u64> = const { Cell::new(0) };
+        /// The most choices any execution of the current run consumed.
+        static MOST: Cell<usize> = const { Cell::new(0) };
+    }
+
+    loom::lazy_static! {
+        /// Choices consumed in the current execution (reset by loom for
+        /// every execution). A std atomic: it is bookkeeping of the model,
+        /// not a synchronising operation loom should explore.
+        static ref USED: AtomicUsize = AtomicUsize::new(0);
+    }
+
+    pub(crate) fn next_choice() -> bool {
+        let i = USED.fetch_add(1, SeqCst);
+        MOST.set(MOST.get().max(i + 1));
+        i < 64 && SCRIPT.get() >> i & 1 == 1
+    }
+
+    /// Runs `model` (which calls `loom::model` or a `loom::model::Builder`)
+    /// once per script of the first `max_choices` (at most 16) time-dependent
+    /// choices: every combination of answers that an execution actually
+    /// consumes is explored. A model that consumes no choice runs once.
+    pub fn explore(max_choices: u32, model: impl Fn()) {
+        assert!(max_choices <= 16, "2^16 runs of one model is too many");
+        let mut script = 0u64;
+        loop {
+            SCRIPT.set(script);
+            MOST.set(0);
+            model();
+            let used = (MOST.get() as u32).min(max_choices);
+            script += 1;
+            // Scripts differing only in bits no execution read are the same
+            // run; once every combination of the bits read so far is done,
+            // stop.
+            if script >= 1u64 << used {
+                break;
+            }
         }
     }
 }

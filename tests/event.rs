@@ -138,7 +138,7 @@ fn woken_waiter_returns_true_even_if_cleared_at_once() {
             });
             // Every waiter is parked before the set (else it could see the
             // event already cleared, and rightly time out).
-            common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
+            common::wait_until_parked(&tid_rx.recv().unwrap());
             t
         })
         .collect();

@@ -105,7 +105,7 @@ fn fifo_handoff_order() {
             });
             wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
             // Parked (blocked in the kernel) before the next one arrives.
-            common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
+            common::wait_until_parked(&tid_rx.recv().unwrap());
         }
         // A fresh arrival after everybody queued must not barge in either.
         drop(guard);
@@ -130,7 +130,7 @@ fn no_barging_past_a_waiter() {
             thread::sleep(Duration::from_millis(20));
         });
         // Let the waiter park.
-        common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
+        common::wait_until_parked(&tid_rx.recv().unwrap());
         drop(guard);
         // The GIL went straight to the waiter: a fresh try fails.
         assert!(gil.try_acquire().is_none() || got.load(Ordering::SeqCst));

@@ -5,6 +5,9 @@
 //! compiles to nothing.
 #![cfg(loom)]
 
+#[path = "loom/support.rs"]
+mod support;
+
 #[path = "loom/lock.rs"]
 mod lock;
 

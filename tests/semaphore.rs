@@ -261,7 +261,7 @@ fn fifo_order_of_waiters() {
             order2.lock().unwrap().push(i);
         }));
         // Thread i is parked (blocked in the kernel) before i + 1 arrives.
-        common::wait_until_blocked(tid_rx.recv().unwrap().as_deref());
+        common::wait_until_parked(&tid_rx.recv().unwrap());
     }
     for n in 1..=4 {
         sem.release();

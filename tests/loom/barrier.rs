@@ -17,7 +17,7 @@ const T: Duration = Duration::from_secs(3600);
 /// and 1.
 #[test]
 fn two_parties_two_rounds_unique_indices() {
-    loom::model(|| {
+    crate::support::model(|| {
         let b = Arc::new(Barrier::new(2));
         let b2 = Arc::clone(&b);
         let t = thread::spawn(move || [b2.wait().unwrap(), b2.wait().unwrap()]);
@@ -34,7 +34,7 @@ fn two_parties_two_rounds_unique_indices() {
 /// completed (both Ok) or failed (both Err); nobody stays parked.
 #[test]
 fn wait_vs_abort() {
-    loom::model(|| {
+    crate::support::model(|| {
         let b = Arc::new(Barrier::new(2));
         let (b1, b2) = (Arc::clone(&b), Arc::clone(&b));
         let t1 = thread::spawn(move || b1.wait());
@@ -54,7 +54,7 @@ fn wait_vs_abort() {
 /// both, or the timeout broke it for both.
 #[test]
 fn wait_timeout_vs_last_arrival() {
-    loom::model(|| {
+    crate::support::model(|| {
         let b = Arc::new(Barrier::new(2));
         let b1 = Arc::clone(&b);
         let t = thread::spawn(move || b1.wait_timeout(T));
@@ -75,7 +75,7 @@ fn wait_timeout_vs_last_arrival() {
 /// results still agree and the action ran exactly once when they are Ok.
 #[test]
 fn wait_timeout_vs_action() {
-    loom::model(|| {
+    crate::support::model(|| {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = Arc::clone(&runs);
         let b = Arc::new(Barrier::with_action(2, move || {
@@ -100,7 +100,7 @@ fn wait_timeout_vs_action() {
 /// released by the next arrival; afterwards a round works.
 #[test]
 fn wait_vs_reset_then_round() {
-    loom::model(|| {
+    crate::support::model(|| {
         let b = Arc::new(Barrier::new(2));
         let b1 = Arc::clone(&b);
         let t = thread::spawn(move || {
@@ -123,7 +123,7 @@ fn wait_vs_reset_then_round() {
 /// stays parked.
 #[test]
 fn straggler_vs_abort() {
-    loom::model(|| {
+    crate::support::model(|| {
         let b = Arc::new(Barrier::with_action(2, || {}));
         let (b1, b2) = (Arc::clone(&b), Arc::clone(&b));
         let t1 = thread::spawn(move || b1.wait_timeout(T));
@@ -142,7 +142,7 @@ fn straggler_vs_abort() {
 /// round for both), and nobody stays parked.
 #[test]
 fn timed_parties_vs_reset() {
-    loom::model(|| {
+    crate::support::model(|| {
         let b = Arc::new(Barrier::with_action(2, || {}));
         let (b1, b2) = (Arc::clone(&b), Arc::clone(&b));
         let t1 = thread::spawn(move || b1.wait_timeout(T));
@@ -162,7 +162,7 @@ fn timed_parties_vs_reset() {
 /// to join, and nobody stays parked.
 #[test]
 fn arrival_times_out_while_the_action_runs() {
-    loom::model(|| {
+    crate::support::model(|| {
         let b = Arc::new(Barrier::with_action(2, || {}));
         let ts: Vec<_> = (0..2)
             .map(|_| {
@@ -191,7 +191,7 @@ fn arrival_times_out_while_the_action_runs() {
 /// broken.
 #[test]
 fn timed_wait_from_inside_the_action_returns() {
-    loom::model(|| {
+    crate::support::model(|| {
         use std::sync::{Arc as StdArc, Mutex as StdMutex, OnceLock};
         let slot: StdArc<OnceLock<StdArc<Barrier>>> = StdArc::new(OnceLock::new());
         let inner = StdArc::new(StdMutex::new(None));

@@ -19,7 +19,7 @@ use std::time::Duration;
 /// unclaimed token: a loom deadlock.
 #[test]
 fn notify_vs_timeout_loses_nothing() {
-    loom::model(|| {
+    crate::support::model(|| {
         let cond = Arc::new(Condition::with_lock(Lock::new()));
         let tokens = Arc::new(AtomicUsize::new(0));
 
@@ -59,7 +59,7 @@ fn notify_vs_timeout_loses_nothing() {
 /// turn, one at a time, and nobody is stranded on the lock's queue.
 #[test]
 fn notify_all_requeue() {
-    loom::model(|| {
+    crate::support::model(|| {
         let cond = Arc::new(Condition::with_lock(Lock::new()));
         let go = Arc::new(AtomicBool::new(false));
         let in_cs = Arc::new(AtomicBool::new(false));
@@ -94,7 +94,7 @@ fn notify_all_requeue() {
 /// levels (the notifier can take the lock) and restores depth 2.
 #[test]
 fn rlock_wait_restores_depth() {
-    loom::model(|| {
+    crate::support::model(|| {
         let cond = Arc::new(Condition::new());
         let flag = Arc::new(AtomicBool::new(false));
 
@@ -127,7 +127,7 @@ fn rlock_wait_restores_depth() {
 /// both `wait_for` and a timed `wait_timeout` that may time out anywhere.
 #[test]
 fn handshake_with_flag() {
-    loom::model(|| {
+    crate::support::model(|| {
         let cond = Arc::new(Condition::with_lock(Lock::new()));
         let flag = Arc::new(AtomicBool::new(false));
 

@@ -13,7 +13,7 @@ const LONG: Duration = Duration::from_secs(3600);
 /// `set` wakes an untimed waiter whatever the interleaving.
 #[test]
 fn set_wakes_waiter() {
-    loom::model(|| {
+    crate::support::model(|| {
         let ev = Arc::new(Event::new());
         let e2 = Arc::clone(&ev);
         let waiter = thread::spawn(move || e2.wait());
@@ -27,7 +27,7 @@ fn set_wakes_waiter() {
 /// Two waiters, `set` / `clear` / `set`: both return (no lost wake-up).
 #[test]
 fn set_clear_set_wakes_all() {
-    loom::model(|| {
+    crate::support::model(|| {
         let ev = Arc::new(Event::new());
         let waiters: Vec<_> = (0..2)
             .map(|_| {
@@ -52,7 +52,7 @@ fn set_clear_set_wakes_all() {
 /// Either way nobody is left marked as parked.
 #[test]
 fn set_clear_vs_timed_wait() {
-    loom::model(|| {
+    crate::support::model(|| {
         let ev = Arc::new(Event::new());
         let e2 = Arc::clone(&ev);
         let waiter = thread::spawn(move || e2.wait_timeout(LONG));
@@ -68,7 +68,7 @@ fn set_clear_vs_timed_wait() {
 /// not set before it queued; after `set` returns, a fresh wait succeeds.
 #[test]
 fn set_vs_timed_wait() {
-    loom::model(|| {
+    crate::support::model(|| {
         let ev = Arc::new(Event::new());
         let e2 = Arc::clone(&ev);
         let waiter = thread::spawn(move || {
@@ -92,7 +92,7 @@ fn set_vs_timed_wait() {
 /// then block forever: a loom deadlock).
 #[test]
 fn ping_pong_no_stale_wake_up() {
-    loom::model(|| {
+    crate::support::model(|| {
         let ping = Arc::new(Event::new());
         let pong = Arc::new(Event::new());
         let (pi, po) = (Arc::clone(&ping), Arc::clone(&pong));

@@ -54,7 +54,7 @@ impl Shared {
 /// nobody wakes).
 #[test]
 fn drop_request_vs_release_vs_arrival() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sh = Shared::new();
         let guard = sh.gil.acquire();
         let b = {
@@ -104,7 +104,7 @@ fn drop_request_vs_release_vs_arrival() {
 /// may itself request while the other holds.
 #[test]
 fn allow_threads_reentry_vs_forced_switch() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sh = Shared::new();
         let mut guard = sh.gil.acquire();
         let t = {
@@ -130,7 +130,7 @@ fn allow_threads_reentry_vs_forced_switch() {
 /// waiter may also have timed out and requested meanwhile.
 #[test]
 fn yield_now_hands_over() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sh = Shared::new();
         let guard = sh.gil.acquire();
         let t = {
@@ -156,7 +156,7 @@ fn yield_now_hands_over() {
 /// `allow_threads_reentry_vs_forced_switch`, kept to two threads for time.)
 #[test]
 fn priority_and_cpu_waiters_with_holder() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sh = Shared::new();
         let guard = sh.gil.acquire();
         let cpu = {

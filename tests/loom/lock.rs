@@ -38,7 +38,7 @@ impl Guarded {
 
 #[test]
 fn mutual_exclusion_three_threads() {
-    loom::model(|| {
+    crate::support::model(|| {
         let g = Guarded::new();
         let ts: Vec<_> = (0..2)
             .map(|_| {
@@ -67,7 +67,7 @@ fn release_races_timed_out_waiter() {
     // point relative to the release, and an untimed waiter must still be
     // woken (a stale or lost PARKED bit would leave it parked: a loom
     // deadlock).
-    loom::model(|| {
+    crate::support::model(|| {
         let g = Guarded::new();
         g.lock.acquire();
         let timed = {
@@ -103,7 +103,7 @@ fn release_races_timed_out_waiter() {
 fn timed_waiter_alone_never_leaves_parked_bit() {
     // A timed waiter that gives up must not leave the lock in a state where
     // the next release thinks someone waits and nobody does, or vice versa.
-    loom::model(|| {
+    crate::support::model(|| {
         let g = Guarded::new();
         g.lock.acquire();
         let t = {
@@ -129,7 +129,7 @@ fn timed_waiter_alone_never_leaves_parked_bit() {
 fn fair_hand_off() {
     // release_fair hands the lock to a parked waiter: exclusion holds, the
     // waiter finishes, and the lock ends free whichever way it went.
-    loom::model(|| {
+    crate::support::model(|| {
         let g = Guarded::new();
         g.lock.acquire();
         let t = {
@@ -153,7 +153,7 @@ fn fair_hand_off() {
 
 #[test]
 fn release_from_another_thread_wakes_waiter() {
-    loom::model(|| {
+    crate::support::model(|| {
         let lock = Arc::new(Lock::new());
         lock.acquire();
         let releaser = {
@@ -174,7 +174,7 @@ fn hand_off_after_release_races_a_barger() {
     // barge back in. Under loom every other slow release finds the fairness
     // deadline due, so both the plain wake-up and the take-back-and-hand-off
     // path run, racing the barger's try_acquire.
-    loom::model(|| {
+    crate::support::model(|| {
         let g = Guarded::new();
         g.lock.acquire();
         let ts: Vec<_> = (0..2)

@@ -15,7 +15,7 @@ unsafe impl Sync for Guarded {}
 
 #[test]
 fn reentry_and_owner_checks() {
-    loom::model(|| {
+    crate::support::model(|| {
         let g = Arc::new(Guarded {
             lock: RLock::new(),
             data: UnsafeCell::new(0),
@@ -53,7 +53,7 @@ fn reentry_and_owner_checks() {
 
 #[test]
 fn release_save_restore_across_threads() {
-    loom::model(|| {
+    crate::support::model(|| {
         let r = Arc::new(RLock::new());
         r.acquire();
         r.acquire();

@@ -16,7 +16,7 @@ const LONG: Duration = Duration::from_secs(3600);
 /// neither.
 #[test]
 fn release_vs_timeout_conserves_permits() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s2 = Arc::clone(&sem);
         let waiter = thread::spawn(move || s2.acquire_timeout(LONG));
@@ -31,7 +31,7 @@ fn release_vs_timeout_conserves_permits() {
 /// would be a deadlock) and leaves nothing in the count.
 #[test]
 fn release_n_wakes_several_waiters() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let waiters: Vec<_> = (0..2)
             .map(|_| {
@@ -51,7 +51,7 @@ fn release_n_wakes_several_waiters() {
 /// `release_n(2)` racing two timed waiters: permits taken + left == 2.
 #[test]
 fn release_n_vs_timeouts_conserves_permits() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let waiters: Vec<_> = (0..2)
             .map(|_| {
@@ -73,7 +73,7 @@ fn release_n_vs_timeouts_conserves_permits() {
 /// nothing is lost when a barger races the release.
 #[test]
 fn handoff_is_not_stolen() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
         let waiter = thread::spawn(move || s1.acquire());
@@ -91,7 +91,7 @@ fn handoff_is_not_stolen() {
 /// later `try_acquire` fails (the count stays 0).
 #[test]
 fn fifo_handoff_to_parked_waiter() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
         let waiter = thread::spawn(move || s1.acquire_timeout(LONG));
@@ -107,7 +107,7 @@ fn fifo_handoff_to_parked_waiter() {
 /// always Ok, and the permit is conserved.
 #[test]
 fn bounded_release_vs_timeout() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(BoundedSemaphore::new(1));
         assert!(sem.try_acquire());
         let s2 = Arc::clone(&sem);
@@ -131,7 +131,7 @@ fn bounded_release_vs_timeout() {
 /// plus permits left is always exactly 1.
 #[test]
 fn release_fetch_add_vs_last_timeout() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
         let waiter = thread::spawn(move || s1.acquire_timeout(LONG));
@@ -151,7 +151,7 @@ fn release_fetch_add_vs_last_timeout() {
 /// is lost or doubled.
 #[test]
 fn two_pending_releases_vs_timeout() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
         let waiter = thread::spawn(move || s1.acquire_timeout(LONG));
@@ -170,7 +170,7 @@ fn two_pending_releases_vs_timeout() {
 /// are conserved whatever the timed one does.
 #[test]
 fn pending_releases_reach_untimed_waiter() {
-    loom::model(|| {
+    crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
         let untimed = thread::spawn(move || s1.acquire());

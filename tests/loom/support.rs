@@ -1,0 +1,45 @@
+//! How every model runs: loom's exploration of thread schedules, times the
+//! model's time-dependent choices (`pysync::loom_support::explore`), so that
+//! both answers of "is this waiter's fairness deadline due?" are explored at
+//! every slow release. Time is the model's: no model reads the wall clock,
+//! and a timed wait times out only where loom schedules it.
+
+use std::sync::Arc;
+
+/// How many time-dependent choices per execution are explored both ways
+/// (later ones answer "not due").
+const CHOICES: u32 = 3;
+
+/// Runs `f` as a loom model at the preemption bound of the environment
+/// (`LOOM_MAX_PREEMPTIONS`; CI uses 3), under every script of choices.
+pub fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let f = Arc::new(f);
+    pysync::loom_support::explore(CHOICES, || {
+        let f = Arc::clone(&f);
+        loom::model(move || f())
+    });
+}
+
+#[allow(dead_code)] // used by the models that need it
+/// Like [`model`], at a preemption bound of at least 5
+/// (`LOOM_DEEP_PREEMPTIONS` overrides): for the small models of races that
+/// need more preemptions to reach than the suite's default.
+pub fn deep_model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let bound = std::env::var("LOOM_DEEP_PREEMPTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let f = Arc::new(f);
+    pysync::loom_support::explore(CHOICES, || {
+        let f = Arc::clone(&f);
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(bound);
+        builder.check(move || f())
+    });
+}
