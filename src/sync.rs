@@ -107,6 +107,23 @@ pub mod loom_support {
         static SCRIPT: Cell<u64> = const { Cell::new(0) };
         /// The most choices any execution of the current run consumed.
         static MOST: Cell<usize> = const { Cell::new(0) };
+        /// The unpark tokens parked threads have woken with, over every
+        /// execution since the last `take_unpark_tokens_seen`.
+        static TOKENS_SEEN: std::cell::RefCell<std::collections::BTreeSet<usize>> =
+            const { std::cell::RefCell::new(std::collections::BTreeSet::new()) };
+    }
+
+    /// Records that a parked thread woke with unpark token `token` (called
+    /// by the loom parking backend).
+    pub(crate) fn saw_unpark_token(token: usize) {
+        TOKENS_SEEN.with(|t| t.borrow_mut().insert(token));
+    }
+
+    /// The unpark tokens parked threads woke with in the executions run on
+    /// this thread since the last call: lets a model check that a path
+    /// (say, a fairness hand-off) was reached at all.
+    pub fn take_unpark_tokens_seen() -> std::collections::BTreeSet<usize> {
+        TOKENS_SEEN.with(|t| std::mem::take(&mut *t.borrow_mut()))
     }
 
     loom::lazy_static! {

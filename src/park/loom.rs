@@ -96,6 +96,7 @@ pub(crate) fn park(
     loop {
         if let Some(pos) = t.woken.iter().position(|&(i, _)| i == id) {
             let (_, tok) = t.woken.swap_remove(pos);
+            crate::sync::loom_support::saw_unpark_token(tok.0);
             return ParkResult::Unparked(tok);
         }
         t = LOT.wake.wait(t).unwrap();

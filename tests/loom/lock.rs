@@ -199,3 +199,70 @@ fn hand_off_after_release_races_a_barger() {
         assert!(!g.lock.locked());
     });
 }
+
+/// Both answers of "is the longest waiter's fairness deadline due?" are
+/// explored at the very first slow release: some execution hands the lock
+/// off (the waiter wakes with the hand-off token, 1) and some wakes the
+/// waiter to retry (token 0). Under the old "every other call is due"
+/// stand-in for the clock, the first slow release was never a hand-off.
+#[test]
+fn first_slow_release_explores_hand_off_and_plain_wake() {
+    let _ = pysync::loom_support::take_unpark_tokens_seen();
+    crate::support::model(|| {
+        let g = Guarded::new();
+        g.lock.acquire();
+        let t = {
+            let g = g.clone();
+            thread::spawn(move || {
+                g.lock.acquire();
+                g.bump();
+                g.lock.release().unwrap();
+            })
+        };
+        g.lock.release().unwrap();
+        t.join().unwrap();
+        assert_eq!(g.get(), 1);
+        assert!(!g.lock.locked());
+    });
+    let seen = pysync::loom_support::take_unpark_tokens_seen();
+    assert!(
+        seen.contains(&1) && seen.contains(&0),
+        "unpark tokens seen: {seen:?} (want both the plain wake-up 0 and the hand-off 1)"
+    );
+}
+
+/// Time is the model's: a timed waiter whose real timeout is shorter than
+/// the time it takes to get to its park still parks and races the release
+/// in the model (some execution wakes it with a token). When the real clock
+/// decided, the deadline had always passed by then, the waiter never
+/// parked, and the "timeout races the wake-up" schedules were never
+/// explored (and on a loaded machine a longer timeout flipped between runs:
+/// "Is the model fully deterministic?").
+#[test]
+fn timed_waiter_parks_whatever_the_real_timeout() {
+    let _ = pysync::loom_support::take_unpark_tokens_seen();
+    crate::support::model(|| {
+        let g = Guarded::new();
+        g.lock.acquire();
+        let t = {
+            let g = g.clone();
+            thread::spawn(move || {
+                let got = g.lock.acquire_timeout(Duration::from_nanos(1));
+                if got {
+                    g.bump();
+                    g.lock.release().unwrap();
+                }
+                got
+            })
+        };
+        g.lock.release().unwrap();
+        let got = t.join().unwrap();
+        assert_eq!(g.get(), usize::from(got));
+        assert!(!g.lock.locked());
+    });
+    let seen = pysync::loom_support::take_unpark_tokens_seen();
+    assert!(
+        !seen.is_empty(),
+        "the timed waiter was never woken from a park: it never parked"
+    );
+}
