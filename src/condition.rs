@@ -23,6 +23,13 @@
 //! may unpark lock waiters). A notifier must hold the lock, so it runs after
 //! that release, when the waiter is already in the queue.
 //!
+//! With the `deadlock_detection` feature, the waiter drops its detector
+//! record of the lock *before* parking and `before_sleep` releases the lock
+//! without bookkeeping (parking_lot_core forbids bookkeeping in parking
+//! callbacks); the acquisition after the wait records it again. A waiter
+//! that was notified waits on the lock's key like any lock waiter, so it
+//! closes a cycle through that lock.
+//!
 //! # Notifying without a thundering herd
 //! `notify(n)` does not wake anyone: it *requeues* up to `n` waiters (FIFO)
 //! from the condition's key onto the lock's key and sets the lock's
@@ -58,10 +65,10 @@ mod sealed {
     use std::time::{Duration, Instant};
 
     /// What a [`Condition`](super::Condition) needs from its lock. Sealed:
-    /// `raw_lock`/`release_save`/`restore` must agree with the lock's real
+    /// `raw_lock`/`release_save_untracked`/`restore` must agree with the lock's real
     /// state, which only the crate's own locks can promise.
     pub trait Sealed {
-        /// What `release_save` took away (an RLock's depth; nothing for a Lock).
+        /// What `release_save_untracked` took away (an RLock's depth; nothing for a Lock).
         type Saved;
         fn acquire(&self);
         fn try_acquire(&self) -> bool;
@@ -71,10 +78,13 @@ mod sealed {
         /// The plain lock whose key waiters are requeued onto and whose
         /// acquisition means "holding the condition's lock".
         fn raw_lock(&self) -> &Lock;
-        /// Releases every level; `None` if it was not held after all (a
-        /// `Lock` released by another thread meanwhile). Must not panic.
-        fn release_save(&self) -> Option<Self::Saved>;
-        /// Restores what `release_save` took, after `raw_lock()` was
+        /// Releases every level, without the deadlock detector's
+        /// bookkeeping (the waiter did it before parking: this runs in
+        /// park's `before_sleep`, where parking_lot_core forbids it);
+        /// `None` if it was not held after all (a `Lock` released by
+        /// another thread meanwhile). Must not panic.
+        fn release_save_untracked(&self) -> Option<Self::Saved>;
+        /// Restores what `release_save_untracked` took, after `raw_lock()` was
         /// acquired by the calling thread.
         fn restore(&self, saved: Self::Saved);
     }
@@ -140,8 +150,8 @@ impl sealed::Sealed for Lock {
         self
     }
     #[inline]
-    fn release_save(&self) -> Option<()> {
-        Lock::release(self).ok()
+    fn release_save_untracked(&self) -> Option<()> {
+        self.release_untracked().ok()
     }
     #[inline]
     fn restore(&self, (): ()) {}
@@ -181,10 +191,10 @@ impl sealed::Sealed for RLock {
         RLock::raw_lock(self)
     }
     #[inline]
-    fn release_save(&self) -> Option<RLockSaved> {
+    fn release_save_untracked(&self) -> Option<RLockSaved> {
         // Only ever called by the owner (checked just before), and only the
         // owner can change ownership, so this cannot fail.
-        RLock::release_save(self).ok()
+        RLock::release_save_untracked(self)
     }
     #[inline]
     fn restore(&self, saved: RLockSaved) {
@@ -228,8 +238,8 @@ macro_rules! forward_condition_lock {
                 L::raw_lock(self)
             }
             #[inline]
-            fn release_save(&self) -> Option<L::Saved> {
-                L::release_save(self)
+            fn release_save_untracked(&self) -> Option<L::Saved> {
+                L::release_save_untracked(self)
             }
             #[inline]
             fn restore(&self, saved: L::Saved) {
@@ -637,6 +647,14 @@ impl<L: ConditionLock> Condition<L> {
         let key = self.key();
         let saved = Cell::new(None);
         let requeued = Cell::new(false);
+        // Deadlock detector (nothing when the feature is off): drop our
+        // record of the lock now, before parking. `before_sleep` releases
+        // the lock itself without bookkeeping: parking_lot_core forbids it
+        // in parking callbacks (there we are already queued, and a
+        // concurrent `check_deadlock` may be reading our record). The
+        // acquisition after the wait records it again. (parking_lot's
+        // Condvar does the same.)
+        park::release_resource(raw.key());
         let result = park::park(
             key,
             || {
@@ -652,7 +670,7 @@ impl<L: ConditionLock> Condition<L> {
             // is bounded (`SpinWait`) and only delays the sleep; never under
             // loom.
             || {
-                saved.set(self.lock.release_save());
+                saved.set(self.lock.release_save_untracked());
                 let mut spin = SpinWait::new();
                 while spin.spin() {}
             },

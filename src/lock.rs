@@ -180,6 +180,15 @@ impl Lock {
         // Deadlock detector: drop the record before the release, as
         // parking_lot_core asks (nothing when the feature is off).
         park::release_resource(self.key());
+        self.release_untracked()
+    }
+
+    /// [`release`](Lock::release) without the deadlock detector's
+    /// bookkeeping: for a Condition's wait, which drops its record before
+    /// parking and releases from park's `before_sleep`, where
+    /// parking_lot_core forbids the bookkeeping. Never panics.
+    #[inline]
+    pub(crate) fn release_untracked(&self) -> Result<(), Error> {
         // Release: publishes the critical section to the next acquirer.
         match self
             .state

@@ -39,25 +39,78 @@ mod backend;
 #[path = "park/loom.rs"]
 mod backend;
 
-pub(crate) use backend::{unpark_all, unpark_filter, unpark_one, unpark_requeue};
-
+pub(crate) use backend::unpark_all;
 #[cfg(not(all(feature = "deadlock_detection", not(loom))))]
-pub(crate) use backend::park;
-
-/// With deadlock detection: `backend::park`, with the parking thread marked
-/// as blocked for the detector's bookkeeping (see `crate::deadlock`).
+pub(crate) use backend::{park, unpark_filter, unpark_one, unpark_requeue};
 #[cfg(all(feature = "deadlock_detection", not(loom)))]
-#[inline]
-pub(crate) fn park(
-    key: usize,
-    validate: impl FnOnce() -> bool,
-    before_sleep: impl FnOnce(),
-    timed_out: impl FnOnce(usize, bool),
-    token: ParkToken,
-    deadline: Option<std::time::Instant>,
-) -> ParkResult {
-    let _blocked = crate::deadlock::Blocked::enter(deadline.is_none());
-    backend::park(key, validate, before_sleep, timed_out, token, deadline)
+pub(crate) use detected::{park, unpark_filter, unpark_one, unpark_requeue};
+
+/// With deadlock detection: the backend's calls, with the parking thread
+/// marked as blocked for the detector (see `crate::deadlock`), and every
+/// callback run marked as a parking callback (`deadlock::in_callback`), in
+/// which the detector's bookkeeping is undefined behaviour by
+/// parking_lot_core's contract: a pysync bug that would do it aborts with a
+/// message instead.
+#[cfg(all(feature = "deadlock_detection", not(loom)))]
+mod detected {
+    use super::{FilterOp, ParkResult, ParkToken, RequeueOp, UnparkResult, UnparkToken, backend};
+    use crate::deadlock::in_callback;
+
+    #[inline]
+    pub(crate) fn park(
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        before_sleep: impl FnOnce(),
+        timed_out: impl FnOnce(usize, bool),
+        token: ParkToken,
+        deadline: Option<std::time::Instant>,
+    ) -> ParkResult {
+        let _blocked = crate::deadlock::Blocked::enter(deadline.is_none());
+        backend::park(
+            key,
+            || in_callback(validate),
+            || in_callback(before_sleep),
+            |k, last| in_callback(|| timed_out(k, last)),
+            token,
+            deadline,
+        )
+    }
+
+    #[inline]
+    pub(crate) fn unpark_one(
+        key: usize,
+        callback: impl FnOnce(UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        backend::unpark_one(key, |r| in_callback(|| callback(r)))
+    }
+
+    #[inline]
+    pub(crate) fn unpark_requeue(
+        from: usize,
+        to: usize,
+        validate: impl FnOnce() -> RequeueOp,
+        callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        backend::unpark_requeue(
+            from,
+            to,
+            || in_callback(validate),
+            |op, r| in_callback(|| callback(op, r)),
+        )
+    }
+
+    #[inline]
+    pub(crate) fn unpark_filter(
+        key: usize,
+        mut filter: impl FnMut(ParkToken) -> FilterOp,
+        callback: impl FnOnce(UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        backend::unpark_filter(
+            key,
+            |t| in_callback(|| filter(t)),
+            |r| in_callback(|| callback(r)),
+        )
+    }
 }
 
 /// Deadlock detector: the calling thread now holds the lock whose parking key

@@ -340,6 +340,25 @@ impl RLock {
         debug_assert!(released.is_ok());
     }
 
+    /// [`release_save`](RLock::release_save) without the deadlock
+    /// detector's bookkeeping, for a Condition's wait: it drops its record
+    /// before parking and calls this from park's `before_sleep`, where
+    /// parking_lot_core forbids the bookkeeping. `None` if the caller does
+    /// not own the lock. Never panics.
+    pub(crate) fn release_save_untracked(&self) -> Option<RLockSaved> {
+        if !self.is_owned() {
+            return None;
+        }
+        // Relaxed: only the owner touches `count` and writes its own id;
+        // ordered before the Release in `release_untracked`.
+        let count = self.count.load(Ordering::Relaxed);
+        self.count.store(0, Ordering::Relaxed);
+        self.owner.store(0, Ordering::Relaxed);
+        // We own it, so `lock` is held and this succeeds.
+        self.lock.release_untracked().ok()?;
+        Some(RLockSaved { count })
+    }
+
     /// The inner lock, whose key a Condition requeues its waiters onto.
     pub(crate) fn raw_lock(&self) -> &Lock {
         &self.lock

@@ -1,6 +1,8 @@
 //! Barrier: Python's `threading.Barrier` semantics (after CPython's
 //! `BarrierTests` in `Lib/test/lock_tests.py`, written anew).
 
+mod common;
+
 use pysync::{Barrier, Error};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -412,31 +414,84 @@ fn timeouts_racing_completion_never_mix_results() {
     }
 }
 
+/// The calling thread's kernel id (`/proc/thread-self`), for
+/// [`in_untimed_futex_wait`]. `None` under Miri (no `/proc`).
+fn kernel_tid() -> Option<String> {
+    if cfg!(miri) {
+        return None;
+    }
+    let link = std::fs::read_link("/proc/thread-self").expect("Linux /proc/thread-self");
+    Some(link.file_name().unwrap().to_string_lossy().into_owned())
+}
+
+/// Whether thread `tid` sleeps in a futex wait *without* a timeout (the
+/// system call in progress is futex and its timeout argument is NULL).
+/// A party whose timed park timed out while the action ran re-parks like
+/// that (a straggler), while a party still in its timed park has a timeout
+/// argument. `true` where that cannot be observed (no tid under Miri, or
+/// no readable `syscall` file): then only the deadline is waited for.
+fn in_untimed_futex_wait(tid: Option<&str>) -> bool {
+    let Some(tid) = tid else { return true };
+    let syscall = match std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) {
+        Ok(s) if !s.is_empty() => s,
+        _ => return true,
+    };
+    // "nr arg1 arg2 arg3 arg4 ...": futex(uaddr, op, val, timeout, ...).
+    let fields: Vec<&str> = syscall.split_whitespace().collect();
+    const FUTEX: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["202"]
+    } else if cfg!(target_arch = "x86") {
+        &["240", "422"]
+    } else if cfg!(target_arch = "aarch64") {
+        &["98"]
+    } else {
+        &[]
+    };
+    fields.len() > 4 && FUTEX.contains(&fields[0]) && fields[4] == "0x0"
+}
+
 #[test]
 fn timeout_while_action_runs_gets_the_round_result() {
-    // The first party's timeout fires while the action is running: the
-    // round is complete (Python waits for the lock, then returns normally).
-    // Under heavy load the second party may arrive after the timeout (then
-    // the round breaks for both); retry with longer timeouts until the race
-    // we want happens, and never accept mixed results.
+    // A party's timeout fires while the action is running: the round is
+    // complete (Python waits for the lock, then returns normally), so the
+    // party gets its index and the barrier stays whole. The schedule is
+    // built from states, not luck: the first party parks (timed), the
+    // second arrives last, and its action waits until the first party's
+    // deadline has passed and its timeout has been processed (it re-parked
+    // without a timeout, as a straggler waiting for the round's result).
+    // Only if the machine is so slow that the first party times out before
+    // the second even arrives does the round break for both; then it is
+    // tried again with twice the timeout (a test fails only on wrong
+    // results, never on a slow machine).
+    let _watchdog = common::watchdog();
     let mut timeout = Duration::from_millis(20);
-    for _ in 0..6 {
-        let action_time = timeout * 5;
-        let b = Barrier::with_action(2, move || thread::sleep(action_time));
-        let (mine, theirs, waited) = thread::scope(|s| {
+    loop {
+        // The first party's thread and deadline; taken by the first
+        // round's action (later rounds' actions do nothing).
+        type FirstParty = Option<(Option<String>, Instant)>;
+        let first_party: Arc<Mutex<FirstParty>> = Arc::default();
+        let seen = Arc::clone(&first_party);
+        let b = Barrier::with_action(2, move || {
+            if let Some((tid, deadline)) = seen.lock().unwrap().take() {
+                common::wait_for("the first party's timeout fired during the action", || {
+                    Instant::now() >= deadline && in_untimed_futex_wait(tid.as_deref())
+                });
+            }
+        });
+        let (mine, theirs) = thread::scope(|s| {
             let first = s.spawn(|| {
-                let start = Instant::now();
-                (b.wait_timeout(timeout), start.elapsed())
+                let deadline = Instant::now() + timeout;
+                *first_party.lock().unwrap() = Some((kernel_tid(), deadline));
+                b.wait_until(deadline)
             });
-            eventually(|| b.n_waiting() == 1);
+            // (Or already timed out, on a very slow machine: then it broke
+            // the round, and this wait fails too.)
+            common::wait_for("the first party waits", || b.n_waiting() == 1 || b.broken());
             let mine = b.wait();
-            let (theirs, waited) = first.join().unwrap();
-            (mine, theirs, waited)
+            (mine, first.join().unwrap())
         });
         match (mine, theirs) {
             (Ok(1), Ok(0)) => {
-                // It waited past its timeout: the timeout fired during the action.
-                assert!(waited >= action_time);
                 assert!(!b.broken());
                 for _ in 0..3 {
                     let r = run(2, |_| b.wait());
@@ -444,11 +499,14 @@ fn timeout_while_action_runs_gets_the_round_result() {
                 }
                 return;
             }
-            (Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)) => timeout *= 2,
+            // It timed out before the second party arrived (a slow machine).
+            (Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)) => {
+                assert!(b.broken());
+                timeout = (timeout * 2).min(common::PROMPT / 4);
+            }
             other => panic!("mixed results {other:?}"),
         }
     }
-    panic!("the second party never arrived within the timeout");
 }
 
 #[test]
@@ -474,6 +532,59 @@ fn arrivals_during_the_action_join_the_next_round() {
         }
     });
     assert_eq!(round.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn arrival_timing_out_during_the_action_breaks_the_barrier_at_once() {
+    // A third thread arrives while round 1's action runs and times out
+    // waiting for round 2: it gets `Err`, and from that moment the barrier
+    // is broken (round 2 cannot complete without it): `broken()` says so
+    // and a later `wait` fails at once. Round 1 still completes for its two
+    // parties, and `reset` repairs the barrier.
+    let _watchdog = common::watchdog();
+    let running = Arc::new(std::sync::Barrier::new(2));
+    let finish = Arc::new(std::sync::Barrier::new(2));
+    let first_round = Arc::new(AtomicUsize::new(0));
+    let (r, f, n) = (
+        Arc::clone(&running),
+        Arc::clone(&finish),
+        Arc::clone(&first_round),
+    );
+    let b = Barrier::with_action(2, move || {
+        if n.fetch_add(1, Ordering::SeqCst) == 0 {
+            r.wait(); // the action runs
+            f.wait(); // until the test lets it finish
+        }
+    });
+    thread::scope(|s| {
+        let round1: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
+        running.wait();
+        let late = b.wait_timeout(Duration::from_millis(10));
+        let broken_at_once = b.broken();
+        // (Only if broken: a wait on a whole barrier would block here.)
+        let later = broken_at_once.then(|| b.wait());
+        finish.wait();
+        let mut indices: Vec<usize> = round1
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        indices.sort_unstable();
+        assert_eq!(indices, [0, 1], "round 1 completed");
+        assert_eq!(late, Err(Error::BrokenBarrier));
+        assert!(
+            broken_at_once,
+            "a wait returned Err, but the barrier is not broken"
+        );
+        assert_eq!(
+            later,
+            Some(Err(Error::BrokenBarrier)),
+            "no waiting for round 2"
+        );
+    });
+    assert!(b.broken());
+    b.reset();
+    let r = run(2, |_| b.wait());
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
 }
 
 #[test]
