@@ -109,6 +109,10 @@ mod event;
 mod gil;
 mod semaphore;
 
+/// The primitives across processes, in shared memory (Linux only).
+#[cfg(target_os = "linux")]
+pub mod process;
+
 pub use error::Error;
 pub use lock::{Lock, LockGuard};
 #[cfg(not(loom))]
