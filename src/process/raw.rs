@@ -1379,7 +1379,7 @@ impl RawBarrier {
             }
             let index = self.count.load(Ordering::Relaxed);
             let parties = self.parties();
-            if index + 1 >= parties {
+            if index.saturating_add(1) >= parties {
                 return self.release_round(cx, w, index, action);
             }
             self.arrive(me, index);
@@ -1390,7 +1390,7 @@ impl RawBarrier {
 
     /// Under inner: one more party of process `me` waits in the round.
     fn arrive(&self, me: u32, index: u32) {
-        self.count.store(index + 1, Ordering::Relaxed);
+        self.count.store(index.wrapping_add(1), Ordering::Relaxed);
         let e = &self.arrived[slot_of(me)];
         let cur = e.load(Ordering::Relaxed);
         let n = if (cur >> 32) as u32 == me {
@@ -1398,7 +1398,10 @@ impl RawBarrier {
         } else {
             0
         };
-        e.store(u64::from(me) << 32 | u64::from(n + 1), Ordering::Relaxed);
+        e.store(
+            u64::from(me) << 32 | u64::from(n.wrapping_add(1)),
+            Ordering::Relaxed,
+        );
     }
 
     /// Model only: a party that arrives (when the round is filling and it
@@ -1408,7 +1411,7 @@ impl RawBarrier {
         self.lock(cx);
         let w = self.word.load(Ordering::Relaxed);
         let index = self.count.load(Ordering::Relaxed);
-        if w & PHASE == FILLING && index + 1 < self.parties() {
+        if w & PHASE == FILLING && index.saturating_add(1) < self.parties() {
             self.arrive(cx.me(), index);
         }
         self.unlock(cx);

@@ -246,8 +246,10 @@ unsafe impl Shm for Header {}
 // SAFETY: a plain atomic word.
 unsafe impl Shm for AtomicU64 {}
 
+/// `x` rounded up to a multiple of `a` (saturating: a corrupt header's
+/// huge offset then fails the bounds checks instead of overflowing).
 fn align_up(x: u64, a: u64) -> u64 {
-    x.div_ceil(a) * a
+    x.checked_next_multiple_of(a).unwrap_or(u64::MAX)
 }
 
 // ---------------------------------------------------------------------------

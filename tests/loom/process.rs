@@ -236,10 +236,12 @@ fn condition_waiter_dying_around_notify_does_not_swallow_it() {
                 },
             );
         }
+        let (tx, rx) = loom::sync::mpsc::channel();
         let b = {
             let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 2));
             thread::spawn(move || {
                 assert!(lock.acquire(&cx, None).ok());
+                tx.send(()).unwrap();
                 let user = UserLock {
                     lock: &lock,
                     cx: &cx,
@@ -250,10 +252,11 @@ fn condition_waiter_dying_around_notify_does_not_swallow_it() {
             })
         };
         let cx = ModelCx::new(&procs, 3);
-        while cond.waiters() < 2 {
-            thread::yield_now();
-        }
+        // B holds the lock; once we get it, B is queued behind A.
+        rx.recv().unwrap();
         assert!(lock.acquire(&cx, None).ok());
+        // A's cell is still queued, or B already reclaimed it (A is dead).
+        assert!(cond.waiters() >= 1);
         cond.notify(&cx, 1);
         lock.release(cx.me()).unwrap();
         assert!(b.join().unwrap(), "B got the notification");
