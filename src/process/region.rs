@@ -615,8 +615,8 @@ impl Region {
     /// The region's size in bytes.
     ///
     /// ```
-    /// let r = pysync::process::Region::anonymous(10_000)?;
-    /// assert_eq!(r.size(), 12_288); // rounded up to a page
+    /// let r = pysync::process::Region::anonymous(100_000)?;
+    /// assert_eq!(r.size(), 102_400); // rounded up to a page
     /// # Ok::<(), pysync::process::RegionError>(())
     /// ```
     pub fn size(&self) -> usize {
