@@ -97,9 +97,55 @@ impl Drop for Kid {
     }
 }
 
+/// SIGSTOP, and wait until the kernel shows the process stopped (the
+/// signal is asynchronous: a process running on another CPU runs on a
+/// little after `kill` returns).
 fn stop(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::STOP).expect("SIGSTOP");
+    let p = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+    rustix::process::kill_process(p, rustix::process::Signal::STOP).expect("SIGSTOP");
+    common::wait_for("the process is stopped", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('T'))
+            })
+            .unwrap_or(false)
+    });
+}
+
+/// Voluntary context switches of all of `pid`'s threads.
+fn switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// Whether every thread of `pid` is asleep.
+fn asleep(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('S'))
+            })
+            .unwrap_or(false)
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -414,6 +460,38 @@ fn notified_condition_waiter_killed_does_not_swallow_the_notify() {
     );
     b.join();
     assert!(!got_a.is_set());
+}
+
+/// A notified waiter killed before it got the lock back (it may still be
+/// asleep on its cell, or already woken and blocked on the lock the
+/// notifier holds): either way the notification passes on to B.
+#[test]
+fn notified_waiter_killed_while_reacquiring_the_lock_passes_it_on() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("cond2");
+    let c = sh.region.condition("cond").unwrap();
+    let got_b = sh.region.event("b").unwrap();
+    let mut a = sh.spawn_with("cond_waiter", &[("SIGNAL", "a".into())]);
+    common::wait_for("A waits", || c.waiters() == 1);
+    let mut b = sh.spawn_with("cond_waiter", &[("SIGNAL", "b".into())]);
+    common::wait_for("B waits", || c.waiters() == 2);
+    {
+        let _g = c.lock();
+        let before = switches(a.pid());
+        c.notify(1).unwrap(); // A, the longest waiter
+        // A wakes, sees its notification, and blocks on the lock we hold:
+        // it has slept again (one more voluntary switch) and is asleep.
+        common::wait_for("A woke and blocked on the lock", || {
+            switches(a.pid()) > before && asleep(a.pid())
+        });
+        a.kill(); // inside `wait`, notified, without the lock back
+    }
+    assert!(
+        got_b.wait_timeout(common::PROMPT),
+        "the notification passed on to B"
+    );
+    b.join();
+    assert!(!sh.region.event("a").unwrap().is_set());
 }
 
 #[test]

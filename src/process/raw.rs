@@ -700,13 +700,25 @@ impl RawQueue {
     /// Sleeps on cell `i` until granted, the deadline, or (every slice)
     /// `check` returns. Returns whether it was granted, having left the
     /// cell either way.
-    fn sleep<C: Cx>(&self, i: usize, waiter: &mut Waiter, mut check: impl FnMut()) -> bool {
+    fn sleep(&self, i: usize, waiter: &mut Waiter, check: impl FnMut()) -> bool {
+        let granted = self.sleep_keeping(i, waiter, check);
+        if granted {
+            self.free(i);
+        }
+        granted
+    }
+
+    /// Like [`sleep`](RawQueue::sleep), but a granted cell stays `GRANTED`
+    /// (owned by the caller, who frees it with `free` when done): if the
+    /// caller dies before that, a reclaimer sees a dead owner's grant and
+    /// passes it on. A waiter that gave up has left its cell.
+    fn sleep_keeping(&self, i: usize, waiter: &mut Waiter, mut check: impl FnMut()) -> bool {
         let c = &self.cells[i];
         let mut spin = SpinWait::new();
         loop {
             // Acquire: pairs with the granter's Release.
             if c.state.load(Ordering::Acquire) == GRANTED {
-                break;
+                return true;
             }
             if spin.spin() {
                 continue;
@@ -717,7 +729,16 @@ impl RawQueue {
                 Woke::Deadline => break,
             }
         }
-        self.leave(i)
+        // Give up, unless a grant won the race: then it is ours.
+        // Acquire: pairs with the granter's Release.
+        let gave_up = c
+            .state
+            .compare_exchange(WAITING, FREE, Ordering::Acquire, Ordering::Acquire)
+            .is_ok();
+        if gave_up {
+            self.freed();
+        }
+        !gave_up
     }
 
     /// Queue full: sleeps until a cell frees (or a slice, or the deadline).
@@ -845,7 +866,7 @@ impl RawSem {
                 continue;
             };
             self.unlock_inner(cx);
-            return self.queue.sleep::<C>(i, &mut waiter, || self.reclaim(cx));
+            return self.queue.sleep(i, &mut waiter, || self.reclaim(cx));
         }
     }
 
@@ -1078,9 +1099,11 @@ impl RawSem {
 /// queue's arrival number at notify time. A waiter that times out leaves
 /// with a CAS on its cell, so it either gave up before the grant (the
 /// notification goes to the next) or keeps it: nothing is swallowed. A
-/// waiter that dies while granted would swallow it: `reclaim` (run by every
-/// blocked waiter once per slice) passes such a notification on to the
-/// longest waiter that was already waiting when it was sent.
+/// notified waiter keeps its cell `GRANTED` until it holds the lock again
+/// (the end of `wait`); one that dies before that would swallow the
+/// notification: `reclaim` (run by every blocked waiter once per slice)
+/// passes it on to the longest waiter that was already waiting when it was
+/// sent.
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct RawCond {
@@ -1121,15 +1144,27 @@ impl RawCond {
         let mut waiter = Waiter::new(deadline);
         let (cell, saved) = self.enqueue(cx, lock)?;
         let notified = match cell {
-            Some(i) => self.queue.sleep::<C>(i, &mut waiter, || self.reclaim(cx)),
+            Some(i) => {
+                // The cell stays GRANTED until the lock is ours again: a
+                // waiter that dies anywhere inside `wait` leaves its grant
+                // for `reclaim` to pass on.
+                let granted = self
+                    .queue
+                    .sleep_keeping(i, &mut waiter, || self.reclaim(cx));
+                lock.acquire_restore(saved);
+                if granted {
+                    self.queue.free(i);
+                }
+                granted
+            }
             None => {
                 // More than QCAP waiters: wait for a free cell and return
                 // (a spurious wake-up, documented).
                 self.queue.wait_space(&mut waiter);
+                lock.acquire_restore(saved);
                 !waiter.expired()
             }
         };
-        lock.acquire_restore(saved);
         Ok(notified)
     }
 
