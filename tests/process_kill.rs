@@ -155,6 +155,8 @@ fn asleep(pid: u32) -> bool {
 /// Not a test of its own: the entry point of every child (see module docs).
 #[test]
 fn child_role() {
+    // In a child: aborts a child that nobody killed (a parent that died).
+    let _watchdog = common::watchdog();
     let Ok(role) = std::env::var("PYSYNC_ROLE") else {
         return;
     };
@@ -578,6 +580,7 @@ fn children_attach_through_an_inherited_fd() {
 /// Not a test of its own: the child of `children_attach_through_an_inherited_fd`.
 #[test]
 fn inherited_fd_child() {
+    let _watchdog = common::watchdog();
     use std::os::fd::{FromRawFd, OwnedFd};
     let Ok(fd) = std::env::var("PYSYNC_FD") else {
         return;

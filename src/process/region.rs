@@ -1136,6 +1136,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore)] // reads /proc
     fn own_process_is_alive_and_a_wrong_start_time_is_not() {
         let pid = my_pid();
         let (_, start) = proc_stat(pid).unwrap();
