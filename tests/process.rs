@@ -593,3 +593,21 @@ fn types_are_send_sync_debug() {
     let s = format!("{:?}", r.semaphore("s", 1).unwrap());
     assert!(s.contains("available: 1"), "{s}");
 }
+
+#[test]
+fn permission_denied_is_a_clear_error() {
+    let _watchdog = common::watchdog();
+    let name = format!("/pysync-test-perm-{}", std::process::id());
+    let _ = Region::unlink(&name);
+    let r = Region::create_with_mode(&name, 1 << 16, 0o000).unwrap();
+    // root bypasses file permissions: there, opening succeeds.
+    let opened = Region::open(&name);
+    if !rustix::process::geteuid().is_root() {
+        assert!(
+            matches!(opened, Err(RegionError::PermissionDenied(_))),
+            "{opened:?}"
+        );
+    }
+    drop(r);
+    Region::unlink(&name).unwrap();
+}

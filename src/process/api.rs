@@ -703,6 +703,20 @@ impl RLock {
             _not_send: PhantomData,
         })
     }
+
+    /// A guard if acquired by `deadline`.
+    ///
+    /// ```
+    /// let r = pysync::process::Region::anonymous(1 << 20)?;
+    /// assert!(r.rlock("r")?.lock_until(std::time::Instant::now()).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lock_until(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
+        self.acquire_until(deadline).then_some(RLockGuard {
+            rlock: self,
+            _not_send: PhantomData,
+        })
+    }
 }
 
 impl fmt::Debug for RLock {
@@ -1179,6 +1193,17 @@ impl BoundedSemaphore {
     pub fn access_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         self.sem.access_timeout(timeout)
     }
+
+    /// A guarded permit by `deadline`.
+    ///
+    /// ```
+    /// let r = pysync::process::Region::anonymous(1 << 20)?;
+    /// assert!(r.bounded_semaphore("b", 1)?.access_until(std::time::Instant::now()).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn access_until(&self, deadline: Instant) -> Option<SemaphoreGuard<'_>> {
+        self.sem.access_until(deadline)
+    }
 }
 
 impl fmt::Debug for BoundedSemaphore {
@@ -1344,6 +1369,8 @@ pub trait ConditionLock: sealed::Sealed + Clone {
     #[doc(hidden)]
     fn acquire_timeout(&self, timeout: Duration) -> bool;
     #[doc(hidden)]
+    fn acquire_until(&self, deadline: Instant) -> bool;
+    #[doc(hidden)]
     fn release(&self) -> Result<(), Error>;
     #[doc(hidden)]
     fn release_save(&self) -> Option<u32>;
@@ -1370,6 +1397,9 @@ impl ConditionLock for Lock {
     }
     fn acquire_timeout(&self, timeout: Duration) -> bool {
         Lock::acquire_timeout(self, timeout)
+    }
+    fn acquire_until(&self, deadline: Instant) -> bool {
+        Lock::acquire_until(self, deadline)
     }
     fn release(&self) -> Result<(), Error> {
         Lock::release(self)
@@ -1398,6 +1428,9 @@ impl ConditionLock for RLock {
     }
     fn acquire_timeout(&self, timeout: Duration) -> bool {
         RLock::acquire_timeout(self, timeout)
+    }
+    fn acquire_until(&self, deadline: Instant) -> bool {
+        RLock::acquire_until(self, deadline)
     }
     fn release(&self) -> Result<(), Error> {
         RLock::release(self)
@@ -1507,6 +1540,17 @@ impl<L: ConditionLock> Condition<L> {
         self.lock.acquire_timeout(timeout)
     }
 
+    /// Acquires the lock by `deadline`.
+    ///
+    /// ```
+    /// let r = pysync::process::Region::anonymous(1 << 20)?;
+    /// assert!(r.condition("c")?.acquire_until(std::time::Instant::now()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn acquire_until(&self, deadline: Instant) -> bool {
+        self.lock.acquire_until(deadline)
+    }
+
     /// Releases the lock.
     ///
     /// ```
@@ -1609,13 +1653,37 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     pub fn wait_for_timeout(
         &self,
-        mut pred: impl FnMut() -> bool,
+        pred: impl FnMut() -> bool,
         timeout: Duration,
+    ) -> Result<bool, Error> {
+        self.wait_for_deadline(pred, deadline::after(timeout))
+    }
+
+    /// Waits until `deadline` for `pred()`: `Ok(pred's last value)`.
+    ///
+    /// ```
+    /// let r = pysync::process::Region::anonymous(1 << 20)?;
+    /// let c = r.condition("c")?;
+    /// let _g = c.lock();
+    /// assert_eq!(c.wait_for_until(|| true, std::time::Instant::now()), Ok(true));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_for_until(
+        &self,
+        pred: impl FnMut() -> bool,
+        deadline: Instant,
+    ) -> Result<bool, Error> {
+        self.wait_for_deadline(pred, Some(deadline))
+    }
+
+    fn wait_for_deadline(
+        &self,
+        mut pred: impl FnMut() -> bool,
+        deadline: Option<Instant>,
     ) -> Result<bool, Error> {
         if !self.lock.is_held() {
             return Err(Error::WaitUnacquired);
         }
-        let deadline = deadline::after(timeout);
         loop {
             if pred() {
                 return Ok(true);

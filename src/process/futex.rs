@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 
 /// Longest sleep between two liveness checks of a blocked waiter: a waiter
 /// notices a dead owner at most one slice after the death.
+///
+/// ```
+/// assert!(pysync::process::SLICE <= std::time::Duration::from_millis(20));
+/// ```
 pub const SLICE: Duration = Duration::from_millis(20);
 
 /// Why [`Waiter::wait`] returned.

@@ -176,6 +176,10 @@ pub use region::{
 };
 
 /// Waiter cells per [`Semaphore`]/[`Condition`] queue (FIFO among them).
+///
+/// ```
+/// assert_eq!(pysync::process::QUEUE_CELLS, 64);
+/// ```
 pub const QUEUE_CELLS: usize = raw::QCAP;
 
 /// Under loom: the model's futex deaths, for `raw::ModelCx::die`.

@@ -20,18 +20,38 @@ use std::time::{Duration, Instant};
 ///
 /// The first 16 bytes of every region (magic, then this version) keep
 /// their place in every layout version, so any build can tell.
+///
+/// ```
+/// assert_eq!(pysync::process::LAYOUT_VERSION, 1);
+/// ```
 pub const LAYOUT_VERSION: u32 = 1;
 
 /// "PYSYNCRG", little-endian: the first 8 bytes of every region.
 const MAGIC: u64 = u64::from_le_bytes(*b"PYSYNCRG");
 
 /// Named objects per region.
+///
+/// ```
+/// assert_eq!(pysync::process::MAX_OBJECTS, 64);
+/// ```
 pub const MAX_OBJECTS: usize = 64;
 /// Longest object name, in bytes.
+///
+/// ```
+/// assert_eq!(pysync::process::MAX_NAME, 48);
+/// ```
 pub const MAX_NAME: usize = 48;
 /// Largest region (offsets are 32-bit).
+///
+/// ```
+/// assert_eq!(pysync::process::MAX_SIZE, 1 << 30);
+/// ```
 pub const MAX_SIZE: usize = 1 << 30;
 /// Processes attached at once (slot 0 is never used).
+///
+/// ```
+/// assert_eq!(pysync::process::MAX_PROCESSES, 255);
+/// ```
 pub const MAX_PROCESSES: usize = MAX_SLOTS - 1;
 
 /// What a region operation can fail with.
@@ -423,6 +443,12 @@ pub struct Region {
 
 impl Region {
     /// The smallest region: the header, rounded up to a page.
+    ///
+    /// ```
+    /// use pysync::process::Region;
+    /// assert!(Region::anonymous(Region::min_size()).is_ok());
+    /// assert!(Region::anonymous(Region::min_size() - 1).is_err());
+    /// ```
     pub fn min_size() -> usize {
         align_up(core::mem::size_of::<Header>() as u64, 4096) as usize
     }
