@@ -214,6 +214,16 @@ fn child_role() {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
+        // Notifies every waiter, then dies holding the condition's lock.
+        "notify_and_die" => {
+            let c = region.condition("cond").unwrap();
+            c.acquire();
+            c.notify_all().unwrap();
+            region.event("holding").unwrap().set();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
         // Waits on the condition; records whether it was notified.
         "cond_waiter" => {
             let c = region.condition("cond").unwrap();
@@ -494,6 +504,30 @@ fn notified_waiter_killed_while_reacquiring_the_lock_passes_it_on() {
     );
     b.join();
     assert!(!sh.region.event("a").unwrap().is_set());
+}
+
+/// The lock of a Condition: a notifier killed while holding it. The
+/// notified waiter gets the lock back (recovered, `owner_died`) and returns
+/// notified.
+#[test]
+fn notifier_killed_holding_the_condition_lock() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("cond3");
+    let c = sh.region.condition("cond").unwrap();
+    let holding = sh.region.event("holding").unwrap();
+    std::thread::scope(|s| {
+        let w = s.spawn(|| {
+            let _g = c.lock();
+            let r = c.wait_timeout(common::PROMPT);
+            (r, c.lock_ref().owner_died())
+        });
+        common::wait_for("the waiter waits", || c.waiters() == 1);
+        let mut kid = sh.spawn("notify_and_die");
+        assert!(holding.wait_timeout(common::PROMPT));
+        kid.kill();
+        assert_eq!(w.join().unwrap(), (Ok(true), true));
+    });
+    assert!(!c.lock_ref().locked());
 }
 
 #[test]
