@@ -499,6 +499,12 @@ impl RawEvent {
         }
     }
 
+    /// Model only: whether a waiter announced that it sleeps.
+    #[cfg(loom)]
+    pub fn has_waiters(&self) -> bool {
+        self.word.load(Ordering::SeqCst) & EV_WAITERS != 0
+    }
+
     /// Lowers the flag.
     pub fn clear(&self) {
         // Relaxed: clearing publishes nothing (like `threading.Event`).

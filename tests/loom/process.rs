@@ -321,3 +321,74 @@ fn barrier_party_dying_inside_wait_breaks_the_round() {
         assert!(!b.broken());
     });
 }
+
+#[test]
+fn event_waiter_woken_by_set_returns_true_even_if_cleared_at_once() {
+    use pysync::process::raw::RawEvent;
+    crate::support::model(|| {
+        let ev = Arc::new(RawEvent::new());
+        let w = {
+            let ev = ev.clone();
+            thread::spawn(move || ev.wait(None))
+        };
+        // Set and clear once the waiter waits (a waiter that starts after
+        // a set-and-clear rightly blocks, as in Python).
+        while !ev.has_waiters() {
+            thread::yield_now();
+        }
+        ev.set();
+        ev.clear();
+        assert!(w.join().unwrap(), "a waiter never misses a set");
+    });
+}
+
+#[test]
+fn rlock_owner_dies_at_depth_two_next_owner_starts_at_one() {
+    use pysync::process::raw::RawRLock;
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let rl = Arc::new(RawRLock::new());
+        let holder = {
+            let (rl, cx) = (rl.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                assert!(rl.acquire(&cx, None, false).ok());
+                assert!(rl.acquire(&cx, None, false).ok());
+                cx.die();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        let got = rl.acquire(&cx, None, false);
+        assert!(got.ok());
+        assert_eq!(rl.recursion_count(cx.me()), 1);
+        rl.release(cx.me()).unwrap();
+        holder.join().unwrap();
+        if got == Got::Yes {
+            // We went first; the holder then died at depth 2.
+            assert_eq!(rl.acquire(&cx, None, false), Got::Recovered);
+            assert_eq!(rl.recursion_count(cx.me()), 1);
+            rl.release(cx.me()).unwrap();
+        }
+        assert!(!rl.raw().locked());
+    });
+}
+
+#[test]
+fn barrier_timeout_never_breaks_a_completed_round() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let b = Arc::new(RawBarrier::new(2, u64::MAX));
+        let timed = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || b.wait(&cx, deadline(), None))
+        };
+        let cx = ModelCx::new(&procs, 2);
+        let mine = b.wait(&cx, deadline(), None);
+        let theirs = timed.join().unwrap();
+        // Both completed the round (indices 0 and 1), or it broke for both.
+        match (mine, theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a + b, 1),
+            (Err(_), Err(_)) => {}
+            other => panic!("one completed, one broke: {other:?}"),
+        }
+    });
+}
