@@ -121,9 +121,14 @@
 //!   `set` returns `true` even if `clear` follows at once.
 //! * [`Condition`]: the same waiter cells; `notify(n)` grants the `n`
 //!   longest waiters (FIFO) and records the arrival number at that moment.
-//!   A waiter that dies after being granted would swallow the
-//!   notification: a blocked waiter, once per slice, passes it on to the
-//!   longest waiter that was already waiting when it was sent.
+//!   A waiter that times out as it is notified either gave up first (the
+//!   notification goes to the next) or keeps it: one CAS on its cell
+//!   decides. A notified waiter keeps its cell granted until it holds the
+//!   lock again; if it dies before that (asleep, or blocked re-taking the
+//!   lock), a blocked waiter, once per slice, passes the notification on to
+//!   the longest waiter that was already waiting when it was sent. FIFO
+//!   covers who is notified; the notified then re-take the lock in the
+//!   lock's own (unordered) way.
 //! * [`Barrier`]: a word `round << 2 | phase` (filling, releasing, broken),
 //!   per-process counts of the parties waiting in the round, and one
 //!   outcome bit per round. A blocked party, once per slice, checks the
@@ -147,6 +152,10 @@
 //!   when someone waits for it (within the bound), not before.
 //! * A `Lock` (not owned) held by a process that exits is treated as held by
 //!   a dead process: the next waiter recovers it.
+//! * `try_acquire` (and a zero timeout) never checks liveness, to stay one
+//!   CAS: only a waiting acquirer takes over a dead holder's lock.
+//! * The robustness needs `/proc` (liveness) and one pid namespace for all
+//!   the processes.
 //! * [`MAX_PROCESSES`] processes attached at once; a slot's generation is
 //!   16 bits, so a stale token could pass for a live one only after 65 536
 //!   reuses of one slot while a lock still names it.
