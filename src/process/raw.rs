@@ -12,6 +12,14 @@
 //! Waiting goes through the futex seam (`super::futex`), whose sliced waits
 //! make every blocked waiter re-check the liveness of whoever it waits for
 //! at least every [`SLICE`](super::futex::SLICE).
+//!
+//! Orderings, once for the whole file: a field that is only read and
+//! written under an *inner lock* (a `RawLock`: the semaphore's queue and
+//! per-process counts, the condition's cells, the barrier's count, round,
+//! arrivals and outcome) is `Relaxed`, because that lock's Acquire/Release
+//! orders it; snapshots for `Debug` and accessors (`available`,
+//! `n_waiting`, `held_by`) are `Relaxed` because they order nothing. Every
+//! other ordering says at its use what it pairs with.
 // The `new` constructors build values for the loom models; in a region the
 // objects are zeroed memory set up by `init`.
 #![cfg_attr(not(loom), allow(dead_code))]
