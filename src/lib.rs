@@ -47,6 +47,10 @@
 //! | `Barrier` | [`Barrier`] | `Barrier` (no timeout, abort, reset, action) | — |
 //! | the GIL (`ceval_gil.c`) | [`Gil`] | — | — |
 //!
+//! Across processes (Linux), Python's `multiprocessing` primitives:
+//! `pysync::process` — the same primitives in shared memory, robust to a
+//! process killed while it holds or waits on one.
+//!
 //! Every blocking call has four forms: blocking (`acquire`, `wait`), `try_`
 //! (→ `bool`), `_timeout(Duration)` and `_until(Instant)`. `Duration::ZERO`
 //! is a try; `Duration::MAX` (or any timeout too large for `Instant`) waits
@@ -108,6 +112,11 @@ mod condition;
 mod event;
 mod gil;
 mod semaphore;
+
+// The primitives across processes, in shared memory (Linux only: the module
+// is absent elsewhere, see its docs).
+#[cfg(target_os = "linux")]
+pub mod process;
 
 pub use error::Error;
 pub use lock::{Lock, LockGuard};
