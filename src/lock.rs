@@ -48,6 +48,10 @@ const LOCKED_BIT: u8 = 0b01;
 /// Threads may be parked on this lock's key.
 const PARKED_BIT: u8 = 0b10;
 
+/// How many of `SpinWait`'s first steps are busy spins (parking_lot_core's
+/// `SpinWait::spin` spins on the CPU for its first 3 steps, then yields).
+const BUSY_SPINS: u32 = 3;
+
 /// Unpark token: woken to retry the acquisition.
 pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
 /// Unpark token: the lock was handed to the woken thread, which now holds it.
@@ -307,6 +311,14 @@ impl Lock {
     #[inline(never)]
     fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
         let mut spin = SpinWait::new();
+        // Spins taken since the last wake-up, and how many are allowed: the
+        // whole `SpinWait` (busy spins, then yields) before the first park,
+        // only its busy spins after a wake-up (see below).
+        let (mut spins, mut spin_limit) = (0u32, u32::MAX);
+        // This acquisition's fairness deadline: fixed when it starts to wait
+        // in earnest (its first yield or park) and kept across every
+        // wake-up it loses, so it comes due however often it is overtaken.
+        let mut fairness: Option<park::fair::Deadline> = None;
         // Relaxed: only a hint for the CAS below, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -323,8 +335,22 @@ impl Lock {
                 }
                 continue;
             }
-            // Spin a little while nobody is parked yet.
-            if state & PARKED_BIT == 0 && spin.spin() {
+            // Spin a little while nobody is parked yet, but stop yielding
+            // once this thread is owed the lock: only a parked waiter can be
+            // handed it, and on a busy machine one yield can last a whole
+            // time slice of whoever keeps re-taking the lock.
+            if state & PARKED_BIT == 0
+                && spins < spin_limit
+                && !fairness.is_some_and(park::fair::Deadline::passed)
+                && spin.spin()
+            {
+                spins += 1;
+                if spins == BUSY_SPINS {
+                    // The next spins yield the CPU: from here on this thread
+                    // is waiting, and its deadline counts.
+                    fairness.get_or_insert_with(park::fair::Deadline::start);
+                }
+                // Relaxed: a hint for the CAS above, which orders.
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
@@ -344,20 +370,27 @@ impl Lock {
                 state = s;
                 continue;
             }
-            match self.park_waiter(deadline) {
+            let fair = *fairness.get_or_insert_with(park::fair::Deadline::start);
+            match self.park_waiter(deadline, fair.token()) {
                 // The releaser handed us the lock: it stayed locked for us.
                 ParkResult::Unparked(TOKEN_HANDOFF) => return true,
                 ParkResult::TimedOut => return false,
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
             }
+            // Woken, but not handed the lock: try again, spinning only
+            // briefly. Yielding now would hand the CPU to whoever keeps
+            // re-taking the lock while this thread is out of the queue, where
+            // no release can hand the lock to it (on a busy machine one
+            // yield can cost a whole time slice).
             spin = SpinWait::new();
+            (spins, spin_limit) = (0, BUSY_SPINS);
             // Relaxed: a hint for the CAS above, which orders.
             state = self.state.load(Ordering::Relaxed);
         }
     }
 
     /// Parks on the lock's key while it is locked with `PARKED_BIT` set.
-    fn park_waiter(&self, deadline: Option<Instant>) -> ParkResult {
+    fn park_waiter(&self, deadline: Option<Instant>, token: park::ParkToken) -> ParkResult {
         park::park(
             self.key(),
             // Relaxed: runs under the queue lock, which orders it with the
@@ -370,7 +403,7 @@ impl Lock {
                     self.clear_parked_bit();
                 }
             },
-            park::fair::token(),
+            token,
             deadline,
         )
     }
