@@ -94,7 +94,7 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// assert!(!lock.locked());
 /// ```
 pub struct Lock {
-    state: AtomicU8,
+    state: park::Watched<AtomicU8>,
 }
 
 impl Lock {
@@ -108,7 +108,7 @@ impl Lock {
         #[must_use]
         #[inline]
         pub fn new() -> Lock {
-            Lock { state: AtomicU8::new(0) }
+            Lock { state: park::watched(AtomicU8::new(0)) }
         }
     }
 
@@ -185,12 +185,13 @@ impl Lock {
         // parking_lot_core asks (nothing when the feature is off).
         park::release_resource(self.key());
         // Release: publishes the critical section to the next acquirer.
+        // With nobody waiting this CAS is the release's only access.
         match self
             .state
             .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
         {
             Ok(_) => Ok(()),
-            Err(_) => self.release_contended(),
+            Err(_) => self.release_slow(false),
         }
     }
 
@@ -213,9 +214,7 @@ impl Lock {
             .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
         {
             Ok(_) => Ok(()),
-            Err(s) if s & LOCKED_BIT == 0 => Err(Error::ReleaseUnlocked),
-            // Waiters: keep it locked and hand it over.
-            Err(_) => self.release_handing_off(),
+            Err(_) => self.release_slow(true),
         }
     }
 
@@ -409,30 +408,52 @@ impl Lock {
     }
 
     /// The release when the byte is not exactly `LOCKED_BIT`: waiters are
-    /// parked, or the lock is not locked at all (misuse).
+    /// parked (or about to park), or the lock is not locked at all (misuse).
+    /// `force_fair`: hand the lock to the longest waiter, if there is one.
     #[cold]
     #[inline(never)]
-    fn release_contended(&self) -> Result<(), Error> {
-        // Clearing LOCKED_BIT of an unlocked lock changes nothing, and `prev`
-        // tells us it was misuse. Release: publishes the critical section.
-        let prev = self.state.fetch_and(!LOCKED_BIT, Ordering::Release);
-        if prev & LOCKED_BIT == 0 {
-            return Err(Error::ReleaseUnlocked);
+    fn release_slow(&self, force_fair: bool) -> Result<(), Error> {
+        // Relaxed: only a guess for the CAS, which orders.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED_BIT == 0 {
+                // Not locked now: the misuse Python reports.
+                return Err(Error::ReleaseUnlocked);
+            }
+            if state & PARKED_BIT != 0 {
+                return self.release_to_waiters(force_fair);
+            }
+            // Locked, and the waiter we saw has left (timed out): the plain
+            // release after all; this CAS is its last access. Release:
+            // publishes the critical section to the next acquirer.
+            match self
+                .state
+                .compare_exchange_weak(state, 0, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(s) => state = s,
+            }
         }
-        if prev & PARKED_BIT != 0 {
-            self.wake_after_release();
-        }
-        Ok(())
     }
 
-    /// After a release that saw `PARKED_BIT`: wakes the longest waiter, or
-    /// hands it the lock when fairness says so. The lock is already free.
+    /// The release with `PARKED_BIT` set. The lock stays held while the
+    /// queue is examined, and the release itself is the last step, under the
+    /// queue lock: one CAS that either frees the lock (and clears
+    /// `PARKED_BIT` if the queue is now empty) or leaves it locked for the
+    /// longest waiter, which wakes up holding it. Nothing touches the lock
+    /// after that CAS, so whoever acquires the lock next may free it at once
+    /// (see the crate docs: the destruction promise).
+    ///
+    /// A plain release wakes the longest waiter to retry; it is handed the
+    /// lock instead when `force_fair`, or when its fairness deadline and the
+    /// lock's fairness timer are both due (`park::fair`).
     #[cold]
     #[inline(never)]
-    fn wake_after_release(&self) {
+    fn release_to_waiters(&self, force_fair: bool) -> Result<(), Error> {
         let key = self.key();
-        let fair = core::cell::Cell::new(false);
         let mut first = true;
+        let fair = core::cell::Cell::new(false);
+        let mut released = Ok(());
         park::unpark_filter(
             key,
             |token| {
@@ -441,24 +462,49 @@ impl Lock {
                     return FilterOp::Stop;
                 }
                 first = false;
-                fair.set(park::fair::hand_off_due(key, token));
+                fair.set(force_fair || park::fair::hand_off_due(key, token));
                 FilterOp::Unpark
             },
             |result| {
-                // Eventual fairness: the longest waiter is owed the lock and
-                // the lock's fairness timer is due. Take the lock back on its
-                // behalf (unless a running thread already did) and hand it
-                // over: it wakes up holding it.
-                let handoff =
-                    result.unparked_threads != 0 && fair.get() && self.set_locked_if_free();
-                // Under the queue lock nobody else can be queueing, so an
-                // empty queue means the bit can go. LOCKED_BIT is left alone:
-                // it belongs to the waiter (hand-off) or to whoever took the
-                // lock meanwhile.
-                if !result.have_more_threads {
-                    self.clear_parked_bit();
+                let hand_off = fair.get() && result.unparked_threads != 0;
+                // Under the queue lock; a CAS loop because acquirers may set
+                // LOCKED_BIT (none is set while we hold it) or PARKED_BIT
+                // concurrently. Relaxed: only a guess for the CAS.
+                let mut state = self.state.load(Ordering::Relaxed);
+                loop {
+                    if state & LOCKED_BIT == 0 {
+                        // Another release of the same acquisition got here
+                        // first (misuse; Python allows any thread to
+                        // release): report it, change nothing. A thread we
+                        // unparked just retries.
+                        released = Err(Error::ReleaseUnlocked);
+                        return TOKEN_RETRY;
+                    }
+                    // Hand-off: the byte stays locked and now belongs to the
+                    // woken thread. Plain release: free it.
+                    let mut new = if hand_off { state } else { state & !LOCKED_BIT };
+                    // Under the queue lock nobody else can be queueing, so
+                    // an empty queue means the bit can go (a thread about to
+                    // park re-checks the byte under this lock, and retries).
+                    if !result.have_more_threads {
+                        new &= !PARKED_BIT;
+                    }
+                    // Release: publishes the critical section to the next
+                    // acquirer (for a hand-off, the unpark that follows
+                    // orders it before the woken thread, too).
+                    match self.state.compare_exchange_weak(
+                        state,
+                        new,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(s) => state = s,
+                    }
                 }
-                if handoff {
+                // The lock's memory is not touched again: the key is only a
+                // number to the seam and the fairness timers.
+                if hand_off {
                     park::fair::handed_off(key);
                     TOKEN_HANDOFF
                 } else {
@@ -466,19 +512,16 @@ impl Lock {
                 }
             },
         );
+        released
     }
 
-    /// Sets LOCKED_BIT if the lock is free; whether it did. `try_acquire`,
-    /// and the hand-off decided after a release (under the queue lock, on
-    /// behalf of the waiter it then wakes holding the lock).
+    /// Sets LOCKED_BIT if the lock is free; whether it did (`try_acquire`).
     #[inline]
     fn set_locked_if_free(&self) -> bool {
         // Relaxed: only a guess for the CAS, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         while state & LOCKED_BIT == 0 {
-            // Acquire: pairs with the Release of whoever released last (for a
-            // hand-off, the queue lock then orders that with the waiter's
-            // wake-up).
+            // Acquire: pairs with the Release of whoever released last.
             match self.state.compare_exchange_weak(
                 state,
                 state | LOCKED_BIT,
@@ -490,37 +533,6 @@ impl Lock {
             }
         }
         false
-    }
-
-    /// `release_fair`: keeps the lock held and hands it to the longest
-    /// waiter, if there is one.
-    #[cold]
-    #[inline(never)]
-    fn release_handing_off(&self) -> Result<(), Error> {
-        let mut released = Ok(());
-        park::unpark_one(self.key(), |result| {
-            if result.unparked_threads != 0 {
-                // Hand off: the byte stays locked and now belongs to the
-                // woken thread, whose wake-up (through the queue lock) orders
-                // our critical section before its own.
-                if !result.have_more_threads {
-                    self.clear_parked_bit();
-                }
-                return TOKEN_HANDOFF;
-            }
-            // Nobody to hand to: an ordinary release. Release: publishes the
-            // critical section. With PARKED_BIT set, nobody else clears
-            // LOCKED_BIT under the queue lock, so `prev` only lacks it when
-            // two threads raced to release one acquisition: report that.
-            let prev = self
-                .state
-                .fetch_and(!(LOCKED_BIT | PARKED_BIT), Ordering::Release);
-            if prev & LOCKED_BIT == 0 {
-                released = Err(Error::ReleaseUnlocked);
-            }
-            TOKEN_RETRY
-        });
-        released
     }
 
     // ----- for Condition (requeue onto this lock) ---------------------------
@@ -728,46 +740,36 @@ pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, Lock, T>;
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
     use std::thread;
 
-    /// Waits until a thread is parked on `lock` (its PARKED_BIT is set).
-    fn until_parked(lock: &Lock) {
-        while lock.state.load(Ordering::Relaxed) & PARKED_BIT == 0 {
+    /// How many threads are queued on `lock`'s key: walks the queue under
+    /// its lock and unparks nobody. Exact, unlike `PARKED_BIT`, which a
+    /// waiter sets *before* it is queued (and may never be, if its
+    /// validation fails).
+    fn queued(lock: &Lock) -> usize {
+        let mut n = 0;
+        park::unpark_filter(
+            lock.key(),
+            |_| {
+                n += 1;
+                FilterOp::Skip
+            },
+            |_| TOKEN_RETRY,
+        );
+        n
+    }
+
+    /// Waits until `n` threads are queued on `lock`.
+    fn until_queued(lock: &Lock, n: usize) {
+        let start = Instant::now();
+        while queued(lock) < n {
+            assert!(start.elapsed() < Duration::from_secs(30), "never queued");
             thread::yield_now();
         }
     }
 
     #[test]
-    fn release_fair_hands_off_to_the_parked_waiter() {
-        let lock = Arc::new(Lock::new());
-        lock.acquire();
-        let got = Arc::new(AtomicBool::new(false));
-        let (l2, g2) = (Arc::clone(&lock), Arc::clone(&got));
-        let waiter = thread::spawn(move || {
-            l2.acquire();
-            g2.store(true, Ordering::SeqCst);
-            l2.release().unwrap();
-        });
-        until_parked(&lock);
-        lock.release_fair().unwrap();
-        // The lock went straight to the waiter: the releaser cannot barge
-        // back in, whether or not the waiter has run yet.
-        let took = lock.try_acquire();
-        let barged = took && !got.load(Ordering::SeqCst);
-        if took {
-            lock.release().unwrap();
-        }
-        assert!(
-            !barged,
-            "release_fair let the releaser barge past the waiter"
-        );
-        waiter.join().unwrap();
-        assert!(got.load(Ordering::SeqCst));
-    }
-
-    #[test]
-    fn plain_release_wakes_the_parked_waiter() {
+    fn plain_release_wakes_the_queued_waiter_and_leaves_no_stale_bits() {
         let lock = Arc::new(Lock::new());
         lock.acquire();
         let l2 = Arc::clone(&lock);
@@ -775,9 +777,55 @@ mod tests {
             l2.acquire();
             l2.release().unwrap();
         });
-        until_parked(&lock);
+        until_queued(&lock, 1);
+        assert_eq!(lock.state.load(Ordering::Relaxed), LOCKED_BIT | PARKED_BIT);
         lock.release().unwrap();
         waiter.join().unwrap();
         assert_eq!(lock.state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+
+    #[test]
+    fn release_fair_keeps_the_lock_locked_for_the_queued_waiter() {
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        let l2 = Arc::clone(&lock);
+        let waiter = thread::spawn(move || {
+            l2.acquire();
+            l2.release().unwrap();
+        });
+        until_queued(&lock, 1);
+        lock.release_fair().unwrap();
+        // Handed off: locked, on the waiter's behalf, whether or not it has
+        // run yet (and PARKED_BIT gone: nobody else is queued).
+        let state = lock.state.load(Ordering::Relaxed);
+        waiter.join().unwrap();
+        assert!(
+            state == LOCKED_BIT || state == 0,
+            "after the hand-off: {state:#b}"
+        );
+        assert_eq!(lock.state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+
+    #[test]
+    fn queue_check_sees_exactly_the_queued() {
+        let lock = Arc::new(Lock::new());
+        assert_eq!(queued(&lock), 0);
+        lock.acquire();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let l = Arc::clone(&lock);
+                thread::spawn(move || {
+                    l.acquire();
+                    l.release().unwrap();
+                })
+            })
+            .collect();
+        until_queued(&lock, 2);
+        assert_eq!(queued(&lock), 2, "the check unparks nobody");
+        lock.release().unwrap();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(queued(&lock), 0);
     }
 }

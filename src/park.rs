@@ -39,6 +39,8 @@ mod backend;
 #[path = "park/loom.rs"]
 mod backend;
 
+// `unpark_one` is part of the seam, though no primitive needs it right now.
+#[allow(unused_imports)]
 pub(crate) use backend::{unpark_all, unpark_filter, unpark_one, unpark_requeue};
 
 #[cfg(not(all(feature = "deadlock_detection", not(loom))))]
@@ -79,6 +81,25 @@ pub(crate) fn release_resource(_key: usize) {
     #[cfg(all(feature = "deadlock_detection", not(loom)))]
     crate::deadlock::releasing(_key);
 }
+
+/// The state word of a primitive that promises it may be freed as soon as
+/// the last call using it has returned (see the crate docs). Outside loom it
+/// is the word itself; under loom it is checked: after the primitive is
+/// dropped, any access to the word panics, so a model in which the last
+/// user frees the primitive fails if a call still touches it afterwards.
+#[cfg(not(loom))]
+pub(crate) type Watched<T> = T;
+#[cfg(loom)]
+pub(crate) use backend::Watched;
+
+/// Wraps a state word as [`Watched`] (the identity outside loom).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) const fn watched<T>(word: T) -> Watched<T> {
+    word
+}
+#[cfg(loom)]
+pub(crate) use backend::watched;
 
 /// The key of a state word: its address.
 #[inline]
