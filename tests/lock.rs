@@ -42,21 +42,24 @@ fn try_acquire_while_contended() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn reacquire_blocks_until_released_by_another_thread() {
+    let _watchdog = common::watchdog();
     // Python: a Lock acquired twice by one thread blocks until someone
     // else releases it.
-    let lock = Arc::new(Lock::new());
+    let lock = Lock::new();
     lock.acquire();
-    let released = Arc::new(AtomicBool::new(false));
-    let (l2, r2) = (Arc::clone(&lock), Arc::clone(&released));
-    let t = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(30));
-        r2.store(true, Ordering::SeqCst);
-        l2.release().unwrap();
+    let released = AtomicBool::new(false);
+    let me = common::current_tid();
+    thread::scope(|s| {
+        s.spawn(|| {
+            common::wait_until_parked(&me);
+            released.store(true, Ordering::SeqCst);
+            lock.release().unwrap();
+        });
+        lock.acquire(); // blocks until the other thread releases
+        assert!(released.load(Ordering::SeqCst));
     });
-    lock.acquire(); // blocks until the other thread releases
-    assert!(released.load(Ordering::SeqCst));
-    t.join().unwrap();
     lock.release().unwrap();
 }
 
@@ -100,14 +103,16 @@ fn small_timeout_expires() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn huge_timeout_waits_and_never_panics() {
-    let lock = Arc::new(Lock::new());
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
     assert!(lock.acquire_timeout(Duration::MAX)); // free: immediate
-    let l2 = Arc::clone(&lock);
-    let t = thread::spawn(move || l2.acquire_timeout(Duration::MAX));
-    thread::sleep(Duration::from_millis(20));
-    lock.release().unwrap();
-    assert!(t.join().unwrap());
+    thread::scope(|s| {
+        let t = common::spawn_parked(s, || lock.acquire_timeout(Duration::MAX));
+        lock.release().unwrap();
+        assert!(t.join().unwrap());
+    });
     assert!(lock.locked());
 }
 
@@ -121,14 +126,49 @@ fn acquire_until_past_deadline_is_a_try() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn timed_acquire_succeeds_when_released_in_time() {
-    let lock = Arc::new(Lock::new());
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
     lock.acquire();
-    let l2 = Arc::clone(&lock);
-    let t = thread::spawn(move || l2.acquire_timeout(Duration::from_secs(30)));
-    thread::sleep(Duration::from_millis(20));
-    lock.release().unwrap();
-    assert!(t.join().unwrap());
+    thread::scope(|s| {
+        let t = common::spawn_parked(s, || lock.acquire_timeout(Duration::from_secs(30)));
+        lock.release().unwrap();
+        assert!(t.join().unwrap());
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn release_fair_hands_off_to_the_parked_waiter() {
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
+    lock.acquire();
+    let got = AtomicBool::new(false);
+    thread::scope(|s| {
+        // Queued and asleep before the release (the kernel says so; a
+        // state bit would not: PARKED_BIT is set before queueing).
+        let waiter = common::spawn_parked(s, || {
+            lock.acquire();
+            got.store(true, Ordering::SeqCst);
+            lock.release().unwrap();
+        });
+        lock.release_fair().unwrap();
+        // The lock went straight to the waiter: the releaser cannot barge
+        // back in, whether or not the waiter has run yet.
+        let took = lock.try_acquire();
+        let barged = took && !got.load(Ordering::SeqCst);
+        if took {
+            lock.release().unwrap();
+        }
+        assert!(
+            !barged,
+            "release_fair let the releaser barge past the waiter"
+        );
+        waiter.join().unwrap();
+    });
+    assert!(got.load(Ordering::SeqCst));
+    assert!(!lock.locked());
 }
 
 #[test]
