@@ -5,36 +5,52 @@
 //! | bit          | meaning                                                    |
 //! |--------------|------------------------------------------------------------|
 //! | `LOCKED_BIT` | somebody holds the lock                                    |
-//! | `PARKED_BIT` | threads may be parked on the lock's key (queue non-empty)  |
+//! | `PARKED_BIT` | threads may be parked on the lock's key (queue non-empty, or one about to park) |
 //!
 //! | transition            | who                                   | ordering |
 //! |-----------------------|---------------------------------------|----------|
 //! | `0 → L`, `P → L\|P`   | acquirer (fast path CAS or slow loop) | Acquire  |
-//! | `L → L\|P`            | waiter about to park                  | Relaxed  |
-//! | `L → 0`               | releaser, fast path: one CAS (no waiter) | Release |
-//! | `L\|P → P`            | releaser with waiters: `fetch_and`, then wakes one | Release |
-//! | `P → L\|P`, `P → L`   | releaser handing off after the release, under queue lock | Acquire |
-//! | `L\|P → L\|P / L`     | `release_fair` handing off (lock stays held) | via the queue lock |
-//! | `L\|P → 0`            | `release_fair` with nobody left to hand to | Release |
-//! | `P → 0`, `L\|P → L`   | last waiter timing out, under queue lock | Relaxed |
+//! | `L → L\|P`            | waiter about to park                  | Relaxed (the queue lock orders it) |
+//! | `L → 0`               | release with nobody waiting: one CAS  | Release  |
+//! | `L\|P → P` or `0`     | release with waiters: one CAS under the queue lock, after waking the longest waiter to retry (`0` if the queue is now empty) | Release |
+//! | `L\|P → L\|P` or `L`  | release handing the lock to the longest waiter (fairness due, or `release_fair`): one CAS under the queue lock, the lock stays held for it | Release (and the queue lock) |
+//! | `P → 0`, `L\|P → L`   | last waiter timing out, under the queue lock | Relaxed |
+//! | `L → L\|P`            | a `Condition` requeueing waiters onto the lock, under the queue lock | Relaxed |
 //!
 //! `PARKED_BIT` is only cleared under the queue lock, by whoever can see that
 //! the queue is empty, so a waiter can never be left parked on a lock that
 //! nobody will release through the slow path.
 //!
+//! # Release, and destruction
+//! A release with waiters keeps the lock held while it walks the queue
+//! (like WebKit's `WTF::Lock` and parking_lot up to 0.12), and its last
+//! access to the byte is the CAS, under the queue lock, that frees the lock
+//! or hands it over. The woken thread runs only after that CAS; the key is a
+//! mere number to the parking seam afterwards. So whoever acquires the lock
+//! next may free it at once (a Python object, an FFI handle, an `Arc` the
+//! acquirer drops): the promise POSIX makes for `pthread_mutex_destroy`.
+//! Releasing first and waking afterwards (parking_lot 0.13) would leave the
+//! releaser touching the byte after the next owner could have freed it.
+//! The CAS succeeds only while `LOCKED_BIT` is set, so of two threads
+//! racing to release one acquisition exactly one succeeds.
+//!
 //! # Fairness
-//! A release with waiters frees the lock first and then wakes the longest
-//! waiter (like parking_lot), so the lock is never held across the queue
-//! operations. A parked waiter carries a fairness deadline (a randomised
-//! ~1 ms after it parked) in its park token, and each lock has a fairness
-//! timer (shared by address hash, like parking_lot_core 0.9's per-bucket one)
-//! that becomes due a randomised ~1 ms after the last hand-off. When the
-//! release finds both past, it takes the lock back on the waiter's behalf
-//! (if no running thread grabbed it meanwhile) and hands it over: the waiter
-//! wakes up holding it. So no thread starves under a tight acquire/release
-//! loop, while hand-offs (which cost a context switch with the lock held)
-//! stay rare enough not to cause a convoy. [`Lock::release_fair`] always
-//! hands off, keeping the lock held until the waiter runs.
+//! A waiter carries a fairness deadline, a randomised 0.5–1.5 ms after it
+//! *started* waiting (its first yield or park in this acquisition, kept
+//! across every wake-up it loses), in its park token; and each lock has a
+//! fairness timer (shared by address hash, tagged with the lock's key so a
+//! collision can never hold a hand-off back; see `park::fair`) that is due a
+//! randomised 0.5–1.5 ms after the lock's last hand-off. A release that
+//! finds both past hands the lock to the longest waiter instead of freeing
+//! it: the waiter wakes up holding it. So no thread starves under a tight
+//! acquire/release loop (a waiter is overtaken for about a millisecond at
+//! most, plus however long the OS takes to run it after a wake-up it lost),
+//! while hand-offs (which cost a context switch with the lock held) happen
+//! at most about once per millisecond per lock, rarely enough not to cause
+//! a convoy. [`Lock::release_fair`] always hands off (and also resets the
+//! timer). A woken waiter that loses the race re-parks without yielding
+//! first, and a spinning one stops yielding once its deadline is past: only
+//! a queued waiter can be handed the lock.
 
 use crate::deadline;
 use crate::error::Error;
@@ -66,8 +82,12 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// * Acquiring it twice from one thread blocks (deadlocks) like Python's.
 /// * One byte of state. Uncontended acquire and release are one atomic
 ///   instruction each; a release with nobody waiting makes no syscall.
-/// * Eventually fair: a waiter parked for about a millisecond gets the lock
-///   handed to it on the next release.
+/// * Eventually fair: a waiter that has waited about a millisecond (counted
+///   from when it started waiting, however often it was woken and
+///   overtaken) gets the lock handed to it on the next release.
+/// * May be freed as soon as the last call using it has returned: the
+///   thread that acquires it after a release may destroy it at once, even
+///   while that release is still returning (see the crate docs).
 ///
 /// For data-protecting use there is [`Mutex<T>`](crate::Mutex) (one line, via
 /// `lock_api`), and [`Lock::lock`] gives an RAII [`LockGuard`].
