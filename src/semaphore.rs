@@ -55,9 +55,13 @@
 //! it has handed it off, so a timeout or another release can pass it on
 //! while the releaser still has to touch the word.
 //!
-//! Cost: the uncontended `release()` is a load and a CAS instead of one
-//! `fetch_add` (see `benches/semaphore.rs` and the CHANGELOG for figures);
-//! the uncontended acquire is one load and one CAS, as before.
+//! Cost: the uncontended `release()` is a load and a CAS (`lock cmpxchg`)
+//! instead of one `fetch_add` (`lock xadd`); the uncontended acquire is one
+//! load and one CAS, as before. Measured (2-core x86 VM, load average 7-8,
+//! old and new builds interleaved, 300 runs of 200 000 acquire+release
+//! pairs each): no difference beyond the noise, minimum 21.6-24.4 ns old
+//! against 22.0-24.7 ns new, the same medians; a `Lock` pair measures the
+//! same. The cost is the release's load; the CAS costs what `lock xadd` does.
 
 use crate::deadline;
 use crate::error::Error;
