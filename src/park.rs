@@ -351,6 +351,49 @@ pub(crate) mod fair {
         }
 
         #[test]
+        fn the_timer_holds_back_its_own_key_only_and_only_for_a_while() {
+            // Two keys sharing a timer slot (a collision).
+            let mine = 0x1000usize;
+            let other = (1..)
+                .map(|i| mine + 8 * i)
+                .find(|&k| slot(k, 64) == slot(mine, 64))
+                .expect("the hash spreads, so some key collides");
+            // (Retried: a lock of a test running alongside may share the
+            // slot and overwrite it in between, which makes it due.)
+            assert!(
+                (0..100).any(|_| {
+                    handed_off(mine);
+                    !hand_off_due(mine, OVERDUE)
+                }),
+                "a hand-off was just made at this key: not again for ~1 ms"
+            );
+            assert!(
+                hand_off_due(other, OVERDUE),
+                "a colliding key's hand-off must not hold this one back"
+            );
+            assert!(!hand_off_due(other, Deadline::start().token()));
+            // At most 1.5 ms later the key may hand off again.
+            let start = now_ns();
+            while now_ns() < start + 1_500_000 {
+                std::thread::yield_now();
+            }
+            assert!(hand_off_due(mine, OVERDUE));
+        }
+
+        #[test]
+        fn a_waiter_keeps_its_token_until_it_is_overdue() {
+            let d = Deadline::start();
+            let first = d.token();
+            if !d.passed() {
+                assert!(d.token() == first || d.passed());
+            }
+            while !d.passed() {
+                std::thread::yield_now();
+            }
+            assert_eq!(d.token(), OVERDUE);
+        }
+
+        #[test]
         fn timer_slots_are_in_range_and_spread() {
             let mut hit = [false; 64];
             for i in 0..4096usize {
