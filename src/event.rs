@@ -48,6 +48,9 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 ///   (Python's guarantee): it never re-checks the flag after waking.
 /// * One byte. `wait` on a set event is one load; `set` with nobody waiting
 ///   is one RMW and makes no parking call.
+/// * May be freed as soon as the last call using it has returned: a waiter
+///   woken by `set` may destroy it while `set` is still returning (`set`'s
+///   last access is the store that raises the flag; see the crate docs).
 ///
 /// | Python                       | pysync                               |
 /// |------------------------------|--------------------------------------|
@@ -71,7 +74,7 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 /// });
 /// ```
 pub struct Event {
-    state: AtomicU8,
+    state: park::Watched<AtomicU8>,
 }
 
 impl Event {
@@ -85,7 +88,7 @@ impl Event {
         #[must_use]
         #[inline]
         pub fn new() -> Event {
-            Event { state: AtomicU8::new(0) }
+            Event { state: park::watched(AtomicU8::new(0)) }
         }
     }
 

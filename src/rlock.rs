@@ -13,6 +13,7 @@
 
 use crate::error::Error;
 use crate::lock::Lock;
+use crate::park;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, thread_id};
 use core::fmt;
 use core::marker::PhantomData;
@@ -27,6 +28,12 @@ use std::time::{Duration, Instant};
 /// * No allocation and no syscall per acquire: the owner is the address of a
 ///   thread-local byte. At most 16 bytes.
 /// * Recursion depth is limited to `u32::MAX`; going past it panics.
+/// * Eventually fair, like [`Lock`] (it is one inside).
+/// * May be freed as soon as the last call using it has returned: the
+///   thread that acquires it after the owner's last `release` may destroy it
+///   at once, even while that release is still returning (see the crate
+///   docs). The owner's bookkeeping is done before the inner lock's release,
+///   whose last access is the one that lets the next owner in.
 ///
 /// ```
 /// use pysync::RLock;
@@ -40,8 +47,8 @@ use std::time::{Duration, Instant};
 /// assert!(rlock.release().is_err()); // not owned any more
 /// ```
 pub struct RLock {
-    owner: AtomicUsize,
-    count: AtomicU32,
+    owner: park::Watched<AtomicUsize>,
+    count: park::Watched<AtomicU32>,
     lock: Lock,
 }
 
@@ -70,7 +77,11 @@ impl RLock {
         #[must_use]
         #[inline]
         pub fn new() -> RLock {
-            RLock { owner: AtomicUsize::new(0), count: AtomicU32::new(0), lock: Lock::new() }
+            RLock {
+                owner: park::watched(AtomicUsize::new(0)),
+                count: park::watched(AtomicU32::new(0)),
+                lock: Lock::new(),
+            }
         }
     }
 

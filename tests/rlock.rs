@@ -1,6 +1,7 @@
 //! Behaviour of `pysync::RLock`: what CPython's lock tests check for
 //! `threading.RLock`, plus guards and the lock_api ReentrantMutex.
 
+mod common;
 use pysync::{Error, RLock, ReentrantMutex};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,24 +104,37 @@ fn other_thread_blocks_until_fully_released() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn timed_forms() {
-    let r = Arc::new(RLock::new());
+    let _watchdog = common::watchdog();
+    let r = RLock::new();
     assert!(r.acquire_timeout(Duration::ZERO));
     assert!(r.acquire_timeout(Duration::MAX)); // re-entry never waits
     assert!(r.acquire_until(Instant::now() - Duration::from_secs(1)));
     assert_eq!(r.recursion_count(), 3);
-    let r2 = Arc::clone(&r);
-    let t = thread::spawn(move || {
-        let a = r2.acquire_until(Instant::now() + Duration::from_millis(10));
-        let b = r2.acquire_timeout(Duration::MAX);
-        r2.release().unwrap();
-        (a, b)
+    let gave_up = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (r, gave_up) = (&r, &gave_up);
+        let t = s.spawn(move || {
+            tx.send(common::current_tid()).unwrap();
+            let a = r.acquire_until(Instant::now() + Duration::from_millis(10));
+            gave_up.store(true, Ordering::SeqCst);
+            let b = r.acquire_timeout(Duration::MAX);
+            r.release().unwrap();
+            (a, b)
+        });
+        let tid = rx.recv().unwrap();
+        // The short wait has given up, and the unbounded one is parked.
+        common::wait_for("the 10 ms acquire gives up", || {
+            gave_up.load(Ordering::SeqCst)
+        });
+        common::wait_until_parked(&tid);
+        for _ in 0..3 {
+            r.release().unwrap();
+        }
+        assert_eq!(t.join().unwrap(), (false, true));
     });
-    thread::sleep(Duration::from_millis(40));
-    for _ in 0..3 {
-        r.release().unwrap();
-    }
-    assert_eq!(t.join().unwrap(), (false, true));
 }
 
 #[test]

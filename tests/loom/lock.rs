@@ -3,8 +3,64 @@
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-use pysync::Lock;
+use pysync::{Error, Lock};
 use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(3600);
+
+/// A primitive on the heap that its last user frees, as bindings do (a
+/// Python object, an FFI handle, an `Arc` dropped by whoever acquired last).
+/// "Freeing" drops it in place: under loom pysync's state words are checked
+/// (`park::Watched`), so any later access by a call still in progress
+/// panics, and the memory itself is released only at the end of the
+/// execution, so that the late access is caught instead of being UB.
+pub struct Freeable<T>(*mut T);
+
+impl<T> Clone for Freeable<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Freeable<T> {}
+
+// SAFETY: a pointer to a `Sync` primitive, shared by the model's threads;
+// the models free it once, after every other user is done with it (that is
+// what they check), and deallocate it after joining every thread.
+unsafe impl<T: Sync> Send for Freeable<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for Freeable<T> {}
+
+impl<T> Freeable<T> {
+    pub fn new(value: T) -> Self {
+        Freeable(Box::into_raw(Box::new(value)))
+    }
+
+    pub fn get(&self) -> &T {
+        // SAFETY: the allocation lives until `dealloc`, which the models call
+        // last; after `free` a pysync primitive panics on any access.
+        unsafe { &*self.0 }
+    }
+
+    /// Drops the value in place: the last user is done with it.
+    ///
+    /// # Safety
+    /// Once per value, by its last user.
+    pub unsafe fn free(self) {
+        // SAFETY: the caller's contract.
+        unsafe { core::ptr::drop_in_place(self.0) }
+    }
+
+    /// Releases the memory of a value already freed.
+    ///
+    /// # Safety
+    /// After `free`, once every thread has been joined.
+    pub unsafe fn dealloc(self) {
+        // SAFETY: allocated by `Box::new` in `new`; `ManuallyDrop` has the
+        // same layout and does not drop the value a second time.
+        drop(unsafe { Box::from_raw(self.0.cast::<core::mem::ManuallyDrop<T>>()) });
+    }
+}
 
 /// Shared data that loom checks for unsynchronised access.
 struct Guarded {
@@ -265,4 +321,76 @@ fn timed_waiter_parks_whatever_the_real_timeout() {
         !seen.is_empty(),
         "the timed waiter was never woken from a park: it never parked"
     );
+}
+
+/// The destruction promise: the thread that acquires the lock after a
+/// release, and is its last user, may free it at once; the release must not
+/// touch the lock after the store that let that thread in. The waiter is
+/// parked or about to park, so the release takes its slow path (plain
+/// wake-up, hand-off or, if the waiter is not queued yet, neither), and a
+/// timed waiter may also time out and come back.
+fn next_owner_frees_the_lock(release: fn(&Lock) -> Result<(), Error>, timed: bool) {
+    crate::support::deep_model(move || {
+        let lock = Freeable::new(Lock::new());
+        lock.get().acquire();
+        let waiter = thread::spawn(move || {
+            let l = lock.get();
+            if !(timed && l.acquire_timeout(LONG)) {
+                l.acquire();
+            }
+            l.release().unwrap();
+            // SAFETY: the main thread's release was the only other use.
+            unsafe { lock.free() };
+        });
+        release(lock.get()).unwrap();
+        waiter.join().unwrap();
+        // SAFETY: freed by the waiter; every thread is joined.
+        unsafe { lock.dealloc() };
+    });
+}
+
+#[test]
+fn next_owner_may_free_the_lock_after_release() {
+    next_owner_frees_the_lock(Lock::release, false);
+}
+
+#[test]
+fn next_owner_may_free_the_lock_after_release_fair() {
+    next_owner_frees_the_lock(Lock::release_fair, false);
+}
+
+#[test]
+fn timed_next_owner_may_free_the_lock_after_release() {
+    next_owner_frees_the_lock(Lock::release, true);
+}
+
+/// Two threads release one acquisition while a third waits (so the
+/// releases take the slow path, where one may hand the lock to the waiter):
+/// every acquisition is released exactly once, the extra release is
+/// `Err(ReleaseUnlocked)`, and nobody is left parked.
+#[test]
+fn racing_releases_of_one_acquisition_with_a_waiter() {
+    crate::support::model(|| {
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        let waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                lock.acquire();
+                lock.release()
+            })
+        };
+        let other = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.release())
+        };
+        let mine = lock.release();
+        let results = [mine, other.join().unwrap(), waiter.join().unwrap()];
+        // Two acquisitions (ours and the waiter's), each released once.
+        let oks = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(oks, 2, "{results:?}");
+        assert!(results.contains(&Err(Error::ReleaseUnlocked)));
+        assert!(!lock.locked());
+        assert!(lock.try_acquire(), "no stale state left behind");
+    });
 }
