@@ -1,6 +1,8 @@
 //! Behaviour of `pysync::Lock`: what CPython's lock tests check for
 //! `threading.Lock`, plus the Rust-side guards and lock_api integration.
 
+mod common;
+
 use pysync::{Error, Lock, Mutex};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn acquire_release() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert!(!lock.locked());
     lock.acquire();
@@ -19,6 +22,7 @@ fn acquire_release() {
 
 #[test]
 fn default_is_unlocked() {
+    let _watchdog = common::watchdog();
     let lock = Lock::default();
     assert!(!lock.locked());
     assert_eq!(format!("{lock:?}"), "Lock { locked: false }");
@@ -28,6 +32,7 @@ fn default_is_unlocked() {
 
 #[test]
 fn try_acquire_while_contended() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let l2 = Arc::clone(&lock);
@@ -41,15 +46,18 @@ fn try_acquire_while_contended() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn reacquire_blocks_until_released_by_another_thread() {
+    let _watchdog = common::watchdog();
     // Python: a Lock acquired twice by one thread blocks until someone
     // else releases it.
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let released = Arc::new(AtomicBool::new(false));
     let (l2, r2) = (Arc::clone(&lock), Arc::clone(&released));
+    let me = common::current_tid();
     let t = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(30));
+        common::wait_until_parked(&me); // blocked in its second acquire
         r2.store(true, Ordering::SeqCst);
         l2.release().unwrap();
     });
@@ -61,6 +69,7 @@ fn reacquire_blocks_until_released_by_another_thread() {
 
 #[test]
 fn release_from_another_thread() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let l2 = Arc::clone(&lock);
@@ -71,6 +80,7 @@ fn release_from_another_thread() {
 
 #[test]
 fn release_unlocked_is_an_error() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert_eq!(lock.release(), Err(Error::ReleaseUnlocked));
     assert_eq!(lock.release_fair(), Err(Error::ReleaseUnlocked));
@@ -82,6 +92,7 @@ fn release_unlocked_is_an_error() {
 
 #[test]
 fn timeout_zero_is_a_try() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert!(lock.acquire_timeout(Duration::ZERO));
     assert!(!lock.acquire_timeout(Duration::ZERO));
@@ -90,6 +101,7 @@ fn timeout_zero_is_a_try() {
 
 #[test]
 fn small_timeout_expires() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     lock.acquire();
     let start = Instant::now();
@@ -99,12 +111,13 @@ fn small_timeout_expires() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn huge_timeout_waits_and_never_panics() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     assert!(lock.acquire_timeout(Duration::MAX)); // free: immediate
     let l2 = Arc::clone(&lock);
-    let t = thread::spawn(move || l2.acquire_timeout(Duration::MAX));
-    thread::sleep(Duration::from_millis(20));
+    let t = common::spawn_static_parked(move || l2.acquire_timeout(Duration::MAX));
     lock.release().unwrap();
     assert!(t.join().unwrap());
     assert!(lock.locked());
@@ -112,6 +125,7 @@ fn huge_timeout_waits_and_never_panics() {
 
 #[test]
 fn acquire_until_past_deadline_is_a_try() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     let past = Instant::now() - Duration::from_millis(1);
     assert!(lock.acquire_until(past)); // free: a try succeeds
@@ -120,18 +134,20 @@ fn acquire_until_past_deadline_is_a_try() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn timed_acquire_succeeds_when_released_in_time() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let l2 = Arc::clone(&lock);
-    let t = thread::spawn(move || l2.acquire_timeout(Duration::from_secs(30)));
-    thread::sleep(Duration::from_millis(20));
+    let t = common::spawn_static_parked(move || l2.acquire_timeout(Duration::from_secs(30)));
     lock.release().unwrap();
     assert!(t.join().unwrap());
 }
 
 #[test]
 fn guards() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     {
         let _g = lock.lock();
@@ -151,6 +167,7 @@ fn guards() {
 
 #[test]
 fn guard_released_on_panic() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     let l2 = Arc::clone(&lock);
     let r = thread::spawn(move || {
@@ -164,6 +181,7 @@ fn guard_released_on_panic() {
 
 #[test]
 fn mutex_alias_protects_data() {
+    let _watchdog = common::watchdog();
     let m = Arc::new(Mutex::new(0u64));
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -184,6 +202,7 @@ fn mutex_alias_protects_data() {
 
 #[test]
 fn many_threads_mutual_exclusion() {
+    let _watchdog = common::watchdog();
     const THREADS: usize = 12;
     const ITERS: usize = 5_000;
     let lock = Arc::new(Lock::new());
@@ -226,6 +245,7 @@ fn many_threads_mutual_exclusion() {
 
 #[test]
 fn timeouts_racing_releases_leave_no_waiter_behind() {
+    let _watchdog = common::watchdog();
     // Many threads with tiny timeouts: some time out while a release is in
     // flight. Afterwards the lock must be free and immediately acquirable
     // (no stale PARKED bit forcing slow paths forever, no lost wake-up).
@@ -255,6 +275,7 @@ fn timeouts_racing_releases_leave_no_waiter_behind() {
 
 #[test]
 fn fairness_two_threads_tight_loop() {
+    let _watchdog = common::watchdog();
     // Thread A holds the lock almost all the time, re-acquiring at once
     // after each release. Thread B must still get it: eventual fairness
     // hands it over once B has waited ~1 ms. The bound is generous (10 s).
@@ -273,7 +294,7 @@ fn fairness_two_threads_tight_loop() {
         }
         n
     });
-    thread::sleep(Duration::from_millis(5));
+    common::wait_for("the hog holds the lock", || lock.locked());
     for _ in 0..100 {
         assert!(
             lock.acquire_timeout(Duration::from_secs(10)),

@@ -12,31 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Waits until `dbg` (a semaphore's Debug) shows parked waiters, then gives
-/// them a generous moment to be queued for sure.
-fn wait_until_parked(dbg: impl Fn() -> String) {
-    let start = Instant::now();
-    while !dbg().contains("waiters: true") {
-        assert!(start.elapsed() < Duration::from_secs(10), "nobody parked");
-        thread::sleep(Duration::from_millis(1));
-    }
-    thread::sleep(Duration::from_millis(50));
-}
-
-fn wait_for_count(c: &AtomicUsize, n: usize) {
-    let start = Instant::now();
-    while c.load(SeqCst) < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "count stuck at {}",
-            c.load(SeqCst)
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[test]
 fn constructor_and_counts() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(3);
     assert_eq!(sem.available(), 3);
     assert!(sem.try_acquire());
@@ -63,6 +41,7 @@ fn constructor_and_counts() {
 
 #[test]
 fn max_permits_and_overflow() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(Semaphore::MAX_PERMITS);
     assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
     let r = catch_unwind(AssertUnwindSafe(|| sem.release()));
@@ -91,6 +70,7 @@ fn max_permits_and_overflow() {
 /// successful release/acquire is accounted for, and the count ends exact.
 #[test]
 fn overflowing_releases_racing_acquires_are_invisible() {
+    let _watchdog = common::watchdog();
     const MAX: usize = Semaphore::MAX_PERMITS;
     let sem = Semaphore::new(MAX);
     let (released, taken, panicked) = (
@@ -131,17 +111,19 @@ fn overflowing_releases_racing_acquires_are_invisible() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn acquire_blocks_until_release() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let t = {
+    let (t, tid) = {
         let (sem, done) = (Arc::clone(&sem), Arc::clone(&done));
-        thread::spawn(move || {
+        common::spawn_static_tid(move || {
             sem.acquire();
             done.store(1, SeqCst);
         })
     };
-    thread::sleep(Duration::from_millis(50));
+    common::wait_until_settled(&[tid]);
     assert_eq!(done.load(SeqCst), 0, "acquire must block on 0 permits");
     sem.release();
     t.join().unwrap();
@@ -151,6 +133,7 @@ fn acquire_blocks_until_release() {
 
 #[test]
 fn release_from_another_thread() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(1));
     sem.acquire();
     let s2 = Arc::clone(&sem);
@@ -159,7 +142,9 @@ fn release_from_another_thread() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn timeouts() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
     assert!(!sem.acquire_timeout(Duration::ZERO));
     let start = Instant::now();
@@ -177,8 +162,7 @@ fn timeouts() {
     assert!(sem.acquire_timeout(Duration::MAX));
     let sem = Arc::new(sem);
     let s2 = Arc::clone(&sem);
-    let t = thread::spawn(move || s2.acquire_timeout(Duration::MAX));
-    thread::sleep(Duration::from_millis(20));
+    let t = common::spawn_static_parked(move || s2.acquire_timeout(Duration::MAX));
     sem.release();
     assert!(t.join().unwrap());
     assert_eq!(sem.available(), 0);
@@ -186,6 +170,7 @@ fn timeouts() {
 
 #[test]
 fn timed_out_waiter_does_not_keep_waiters_bit() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
     assert!(!sem.acquire_timeout(Duration::from_millis(10)));
     assert_eq!(
@@ -198,23 +183,25 @@ fn timed_out_waiter_does_not_keep_waiters_bit() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn release_n_wakes_exactly_n() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..5)
+    let (threads, tids): (Vec<_>, Vec<_>) = (0..5)
         .map(|_| {
             let (sem, done) = (Arc::clone(&sem), Arc::clone(&done));
-            thread::spawn(move || {
+            common::spawn_static_tid(move || {
                 sem.acquire();
                 done.fetch_add(1, SeqCst);
             })
         })
-        .collect();
-    wait_until_parked(|| format!("{sem:?}"));
-    thread::sleep(Duration::from_millis(100));
+        .unzip();
+    tids.iter().for_each(common::wait_until_parked);
     sem.release_n(3);
-    wait_for_count(&done, 3);
-    thread::sleep(Duration::from_millis(50));
+    common::wait_for("3 woken", || done.load(SeqCst) >= 3);
+    // A fourth woken by mistake would have run by now.
+    common::wait_until_settled(&tids);
     assert_eq!(done.load(SeqCst), 3, "release_n(3) woke more than 3");
     assert_eq!(sem.available(), 0, "handed off, not counted");
     sem.release_n(2);
@@ -226,16 +213,17 @@ fn release_n_wakes_exactly_n() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn release_n_beyond_waiters_adds_the_rest() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(0));
-    let threads: Vec<_> = (0..2)
+    let (threads, tids): (Vec<_>, Vec<_>) = (0..2)
         .map(|_| {
             let sem = Arc::clone(&sem);
-            thread::spawn(move || sem.acquire())
+            common::spawn_static_tid(move || sem.acquire())
         })
-        .collect();
-    wait_until_parked(|| format!("{sem:?}"));
-    thread::sleep(Duration::from_millis(50));
+        .unzip();
+    tids.iter().for_each(common::wait_until_parked);
     sem.release_n(5);
     for t in threads {
         t.join().unwrap();
@@ -248,7 +236,9 @@ fn release_n_beyond_waiters_adds_the_rest() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn fifo_order_of_waiters() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(0));
     let order = Arc::new(StdMutex::new(Vec::new()));
     let mut threads = Vec::new();
@@ -265,11 +255,7 @@ fn fifo_order_of_waiters() {
     }
     for n in 1..=4 {
         sem.release();
-        let start = Instant::now();
-        while order.lock().unwrap().len() < n {
-            assert!(start.elapsed() < Duration::from_secs(10));
-            thread::sleep(Duration::from_millis(1));
-        }
+        common::wait_for("the next waiter ran", || order.lock().unwrap().len() >= n);
     }
     for t in threads {
         t.join().unwrap();
@@ -278,11 +264,12 @@ fn fifo_order_of_waiters() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn no_barging_past_a_parked_waiter() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(0));
     let s2 = Arc::clone(&sem);
-    let waiter = thread::spawn(move || s2.acquire_timeout(Duration::from_secs(10)));
-    wait_until_parked(|| format!("{sem:?}"));
+    let waiter = common::spawn_static_parked(move || s2.acquire_timeout(Duration::from_secs(10)));
     sem.release();
     // The permit went straight to the waiter: a fresh arrival cannot take it.
     assert!(!sem.try_acquire());
@@ -293,6 +280,7 @@ fn no_barging_past_a_parked_waiter() {
 
 #[test]
 fn bounded_semaphore_errors() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(2);
     assert_eq!(sem.initial(), 2);
     assert_eq!(sem.release(), Err(Error::TooManyReleases));
@@ -327,18 +315,19 @@ fn bounded_semaphore_errors() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn bounded_semaphore_hands_off_to_waiters() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(BoundedSemaphore::new(2));
     assert!(sem.try_acquire());
     assert!(sem.try_acquire());
-    let threads: Vec<_> = (0..2)
+    let (threads, tids): (Vec<_>, Vec<_>) = (0..2)
         .map(|_| {
             let sem = Arc::clone(&sem);
-            thread::spawn(move || sem.acquire_timeout(Duration::from_secs(10)))
+            common::spawn_static_tid(move || sem.acquire_timeout(Duration::from_secs(10)))
         })
-        .collect();
-    wait_until_parked(|| format!("{sem:?}"));
-    thread::sleep(Duration::from_millis(50));
+        .unzip();
+    tids.iter().for_each(common::wait_until_parked);
     assert_eq!(sem.release_n(2), Ok(()));
     for t in threads {
         assert!(t.join().unwrap());
@@ -354,6 +343,7 @@ fn bounded_semaphore_hands_off_to_waiters() {
 
 #[test]
 fn guards() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(2);
     {
         let _a = sem.access();
@@ -383,6 +373,7 @@ fn guards() {
 
 #[test]
 fn bounded_guards() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(1);
     let g = sem.access();
     assert_eq!(sem.available(), 0);
@@ -413,6 +404,7 @@ fn bounded_guards() {
 
 #[test]
 fn stress_short_timeouts_conserve_permits() {
+    let _watchdog = common::watchdog();
     const PERMITS: usize = 3;
     let sem = Semaphore::new(PERMITS);
     let inside = AtomicUsize::new(0);
@@ -467,6 +459,7 @@ fn stress_short_timeouts_conserve_permits() {
 
 #[test]
 fn stress_producer_vs_timing_out_consumers() {
+    let _watchdog = common::watchdog();
     // Every permit released is either taken by a consumer or still counted.
     const RELEASES: usize = 2000;
     let sem = Semaphore::new(0);
@@ -497,6 +490,7 @@ fn stress_producer_vs_timing_out_consumers() {
 
 #[test]
 fn bounded_stress_never_exceeds_initial() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(2);
     let got = AtomicUsize::new(0);
     thread::scope(|s| {
