@@ -80,9 +80,15 @@ impl<T> Plain<T> {
     }
 }
 
-/// Spins (yielding) until `cond`; for liveness-only waits on `Relaxed` flags.
-fn spin_until(what: &str, cond: impl Fn() -> bool) {
-    common::wait_for(what, cond);
+/// Lets the other threads run for a while (yielding, never sleeping), so
+/// that those waiting for what this thread holds exhaust their spinning and
+/// park: the next release then takes the slow path (wake-up or direct
+/// hand-off to a parked waiter) rather than the fast one. Under Miri a yield
+/// is a scheduling point, and a waiter parks after about ten of its own.
+fn dawdle() {
+    for _ in 0..if cfg!(miri) { 24 } else { 4 } {
+        thread::yield_now();
+    }
 }
 
 // ===== Lock =====================================================================
@@ -126,7 +132,7 @@ fn lock_every_acquire_and_release_form() {
                     };
                     // SAFETY: we hold `lock`.
                     unsafe { count.with(|c| *c += 1) };
-                    thread::yield_now(); // let the others queue up
+                    dawdle(); // let the others queue up and park
                     // SAFETY: as above.
                     unsafe { count.with(|c| *c += 1) };
                     match guard {
@@ -161,6 +167,9 @@ fn lock_released_by_another_thread() {
                 // SAFETY: the consumer's last access happened before it
                 // released `emptied` (or this is the first round).
                 unsafe { slot.with(|v| *v = i) };
+                if i % 4 < 2 {
+                    dawdle(); // the consumer parks on `filled`
+                }
                 if i % 2 == 0 {
                     filled.release().unwrap();
                 } else {
@@ -180,6 +189,9 @@ fn lock_released_by_another_thread() {
             unsafe { slot.with(|v| assert_eq!(*v, i)) };
             // SAFETY: as above; the producer waits on `emptied`.
             unsafe { slot.with(|v| *v = usize::MAX) };
+            if i % 4 >= 2 {
+                dawdle(); // the producer parks on `emptied`
+            }
             if i % 3 == 0 {
                 emptied.release_fair().unwrap();
             } else {
@@ -222,7 +234,7 @@ fn rlock_nested_levels() {
                         // SAFETY: we own `r`.
                         unsafe { count.with(|c| *c += 1) };
                     }
-                    thread::yield_now();
+                    dawdle();
                     for _ in 0..depth {
                         // SAFETY: we own `r` (at least one level left).
                         unsafe { count.with(|c| *c += 1) };
@@ -397,6 +409,9 @@ fn semaphore_ring_buffer() {
                     // happened before its `free` release.
                     unsafe { ring[j % CAP].with(|v| *v = j) };
                 }
+                if i % 3 == 0 {
+                    dawdle(); // the consumer parks on `filled`
+                }
                 if batch == 1 {
                     filled.release();
                 } else {
@@ -416,6 +431,9 @@ fn semaphore_ring_buffer() {
             // SAFETY: a filled slot: the producer's write happened before
             // its `filled` release.
             unsafe { ring[i % CAP].with(|v| assert_eq!(std::mem::replace(v, usize::MAX), i)) };
+            if i % 4 == 1 {
+                dawdle(); // the producer, a ring ahead, parks on `free`
+            }
             if i % 2 == 0 {
                 free.release();
             } else {
@@ -451,7 +469,7 @@ fn semaphores_as_mutexes() {
                         };
                         // SAFETY: we hold the only permit of `sem`.
                         unsafe { a.with(|v| *v += 1) };
-                        thread::yield_now();
+                        dawdle();
                         // SAFETY: as above.
                         unsafe { a.with(|v| *v += 1) };
                     }
@@ -466,7 +484,7 @@ fn semaphores_as_mutexes() {
                     }
                     // SAFETY: we hold the only permit of `bsem`.
                     unsafe { b.with(|v| *v += 1) };
-                    thread::yield_now();
+                    dawdle();
                     // SAFETY: as above.
                     unsafe { b.with(|v| *v += 1) };
                     if k % 2 == 0 {
@@ -499,6 +517,9 @@ fn bounded_semaphore_channel() {
                 free.acquire();
                 // SAFETY: the consumer emptied the slot before releasing `free`.
                 unsafe { slot.with(|v| *v = i) };
+                if i % 2 == 0 {
+                    dawdle(); // the consumer parks on `filled`
+                }
                 filled.release().unwrap();
             }
         });
@@ -506,6 +527,9 @@ fn bounded_semaphore_channel() {
             assert!(filled.acquire_timeout(LONG));
             // SAFETY: the producer wrote before releasing `filled`.
             unsafe { slot.with(|v| assert_eq!(std::mem::replace(v, usize::MAX), i)) };
+            if i % 2 == 1 {
+                dawdle(); // the producer parks on `free`
+            }
             free.release().unwrap();
         }
     });
@@ -582,7 +606,17 @@ fn event_set_wakes_every_reader() {
             let (go, done, data) = (&go, &done, &data);
             s.spawn(move || {
                 for round in 0..rounds {
-                    go[round % 2].wait();
+                    // Reader 0 polls (`is_set`'s Acquire, while the others
+                    // are parked: `set` takes its slow path); the others park.
+                    match r {
+                        0 => {
+                            while !go[round % 2].try_wait() {
+                                thread::yield_now();
+                            }
+                        }
+                        1 => go[round % 2].wait(),
+                        _ => assert!(go[round % 2].wait_timeout(LONG)),
+                    }
                     // SAFETY: written before `go.set()`; the writer waits for
                     // our `done` before writing again.
                     unsafe { data.read(|d| assert_eq!(*d, round + 1)) };
@@ -728,7 +762,7 @@ fn gil_allow_threads() {
         guard.allow_threads(|| {
             // Outside the GIL: wait (Relaxed, ordering nothing) until the
             // other thread has taken its turn, or has finished.
-            spin_until("the other thread's turn", || progress.load(Relaxed) != seen);
+            common::wait_for("the other thread's turn", || progress.load(Relaxed) != seen);
         });
     });
 }
