@@ -968,11 +968,13 @@ mod tests {
     #[test]
     #[should_panic(expected = "Barrier needs at least 1 party")]
     fn zero_parties_panics() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let _ = Barrier::new(0);
     }
 
     #[test]
     fn too_many_parties_is_an_error() {
+        let _watchdog = crate::test_watchdog::watchdog();
         assert!(Barrier::try_new(MAX_PARTIES + 1).is_err());
         assert!(Barrier::try_new(MAX_PARTIES).is_ok());
     }

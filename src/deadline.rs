@@ -66,6 +66,7 @@ mod tests {
 
     #[test]
     fn huge_timeouts_mean_forever() {
+        let _watchdog = crate::test_watchdog::watchdog();
         assert_eq!(after(Duration::MAX), None);
         assert_eq!(after(Duration::from_secs(u64::MAX)), None);
         assert!(!expired(None));
@@ -73,6 +74,7 @@ mod tests {
 
     #[test]
     fn clock_round_trips() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let a = now_ns();
         let at = instant_at(a).unwrap();
         assert!(at <= Instant::now());
@@ -85,6 +87,7 @@ mod tests {
 
     #[test]
     fn small_timeouts_are_deadlines() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let d = after(Duration::ZERO).expect("now + 0 is representable");
         assert!(expired(Some(d)));
         let later = after(Duration::from_secs(3600)).unwrap();

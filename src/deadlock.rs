@@ -434,6 +434,7 @@ mod tests {
     /// to start at pysync's Lock and end before the runtime's entry frames.
     #[test]
     fn trim_starts_at_the_first_pysync_frame_in_both_symbol_manglings() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let legacy = frames(&[
             "backtrace::capture::Backtrace::new",
             "parking_lot_core::parking_lot::deadlock_impl::on_unpark",

@@ -145,6 +145,13 @@ mod semaphore;
 #[cfg(target_os = "linux")]
 pub mod process;
 
+/// The behaviour tests' watchdog, for the unit tests here too: each starts
+/// with `let _watchdog = crate::test_watchdog::watchdog();` (checked by
+/// `tests/meta.rs`).
+#[cfg(test)]
+#[path = "../tests/common/watchdog.rs"]
+mod test_watchdog;
+
 pub use error::Error;
 pub use lock::{Lock, LockGuard};
 #[cfg(not(loom))]

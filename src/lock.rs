@@ -799,6 +799,7 @@ mod tests {
 
     #[test]
     fn plain_release_wakes_the_queued_waiter_and_leaves_no_stale_bits() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let lock = Arc::new(Lock::new());
         lock.acquire();
         let l2 = Arc::clone(&lock);
@@ -815,6 +816,7 @@ mod tests {
 
     #[test]
     fn release_fair_keeps_the_lock_locked_for_the_queued_waiter() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let lock = Arc::new(Lock::new());
         lock.acquire();
         let l2 = Arc::clone(&lock);
@@ -837,6 +839,7 @@ mod tests {
 
     #[test]
     fn queue_check_sees_exactly_the_queued() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let lock = Arc::new(Lock::new());
         assert_eq!(queued(&lock), 0);
         lock.acquire();

@@ -373,6 +373,7 @@ pub(crate) mod fair {
 
         #[test]
         fn a_deadline_is_due_once_it_has_passed_and_not_before() {
+            let _watchdog = crate::test_watchdog::watchdog();
             let start = Deadline::start();
             let token = start.token();
             assert_ne!(token, OVERDUE, "0.5 ms cannot have passed already");
@@ -387,6 +388,7 @@ pub(crate) mod fair {
 
         #[test]
         fn wrapping_tick_comparison_across_the_wrap() {
+            let _watchdog = crate::test_watchdog::watchdog();
             // Whatever the width of usize: a deadline just before the wrap
             // is due just after it, and one just after is not due before.
             let before_wrap = ParkToken(usize::MAX - 5);
@@ -402,11 +404,13 @@ pub(crate) mod fair {
 
         #[test]
         fn tokens_stay_clear_of_overdue() {
+            let _watchdog = crate::test_watchdog::watchdog();
             assert_ne!(ParkToken(ticks(u64::MAX).min(OVERDUE.0 - 1)), OVERDUE);
         }
 
         #[test]
         fn the_timer_holds_back_its_own_key_only_and_only_for_a_while() {
+            let _watchdog = crate::test_watchdog::watchdog();
             // Two keys sharing a timer slot (a collision).
             let mine = 0x1000usize;
             let other = (1..)
@@ -437,6 +441,7 @@ pub(crate) mod fair {
 
         #[test]
         fn a_waiter_keeps_its_token_until_it_is_overdue() {
+            let _watchdog = crate::test_watchdog::watchdog();
             let d = Deadline::start();
             let first = d.token();
             if !d.passed() {
@@ -450,6 +455,7 @@ pub(crate) mod fair {
 
         #[test]
         fn timer_slots_are_in_range_and_spread() {
+            let _watchdog = crate::test_watchdog::watchdog();
             let mut hit = [false; 64];
             for i in 0..4096usize {
                 let s = slot(i * 8, 64);

@@ -12,15 +12,6 @@ use std::time::{Duration, Instant};
 /// Generous: only ever an upper bound for things that should be instant.
 const LONG: Duration = Duration::from_secs(20);
 
-/// Waits (politely) until `cond` holds; panics after `LONG`.
-fn eventually(mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LONG, "condition never became true");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Runs `f(i)` on `n` threads and returns their results in thread order.
 fn run<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     thread::scope(|s| {
@@ -38,6 +29,7 @@ fn run<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
 
 #[test]
 fn rounds_with_unique_indices() {
+    let _watchdog = common::watchdog();
     const N: usize = 5;
     const ROUNDS: usize = 20;
     let b = Barrier::new(N);
@@ -55,6 +47,7 @@ fn rounds_with_unique_indices() {
 
 #[test]
 fn nobody_passes_before_everyone_arrived() {
+    let _watchdog = common::watchdog();
     // Python's test_barrier: phase counters show nobody runs ahead.
     const N: usize = 4;
     const ROUNDS: usize = 10;
@@ -73,10 +66,11 @@ fn nobody_passes_before_everyone_arrived() {
 
 #[test]
 fn last_arrival_gets_the_last_index() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(2);
     thread::scope(|s| {
         let first = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(b.wait(), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
     });
@@ -84,6 +78,7 @@ fn last_arrival_gets_the_last_index() {
 
 #[test]
 fn action_runs_once_per_round_before_release() {
+    let _watchdog = common::watchdog();
     const N: usize = 3;
     const ROUNDS: usize = 10;
     let runs = Arc::new(AtomicUsize::new(0));
@@ -103,6 +98,7 @@ fn action_runs_once_per_round_before_release() {
 
 #[test]
 fn action_runs_in_the_last_arrival() {
+    let _watchdog = common::watchdog();
     let who = Arc::new(Mutex::new(None));
     let w = Arc::clone(&who);
     let b = Barrier::with_action(2, move || {
@@ -110,7 +106,7 @@ fn action_runs_in_the_last_arrival() {
     });
     thread::scope(|s| {
         let first = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(b.wait(), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
     });
@@ -119,10 +115,11 @@ fn action_runs_in_the_last_arrival() {
 
 #[test]
 fn abort_breaks_waiters_and_later_waits() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(3);
     thread::scope(|s| {
         let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
-        eventually(|| b.n_waiting() == 2);
+        common::wait_for("2 waiting", || b.n_waiting() == 2);
         b.abort();
         for h in hs {
             assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
@@ -145,11 +142,12 @@ fn abort_breaks_waiters_and_later_waits() {
 
 #[test]
 fn reset_while_waiting_then_usable() {
+    let _watchdog = common::watchdog();
     const N: usize = 3;
     let b = Barrier::new(N);
     thread::scope(|s| {
         let hs: Vec<_> = (0..N - 1).map(|_| s.spawn(|| b.wait())).collect();
-        eventually(|| b.n_waiting() == N - 1);
+        common::wait_for("N - 1 parties waiting", || b.n_waiting() == N - 1);
         b.reset();
         for h in hs {
             assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
@@ -165,6 +163,7 @@ fn reset_while_waiting_then_usable() {
 
 #[test]
 fn reset_repairs_an_aborted_barrier() {
+    let _watchdog = common::watchdog();
     // Python's test_reset / test_abort_and_reset: abort, reset, then rounds.
     const N: usize = 3;
     let b = Barrier::new(N);
@@ -181,6 +180,7 @@ fn reset_repairs_an_aborted_barrier() {
 
 #[test]
 fn abort_from_one_thread_mid_rounds() {
+    let _watchdog = common::watchdog();
     // Python's test_abort: one thread aborts in the second round; everyone
     // leaves with an error, nobody hangs.
     const N: usize = 4;
@@ -203,11 +203,12 @@ fn abort_from_one_thread_mid_rounds() {
 
 #[test]
 fn timeout_breaks_the_barrier() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(3);
     let start = Instant::now();
     thread::scope(|s| {
         let other = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(
             b.wait_timeout(Duration::from_millis(20)),
             Err(Error::BrokenBarrier)
@@ -223,6 +224,7 @@ fn timeout_breaks_the_barrier() {
 
 #[test]
 fn wait_until_past_deadline_breaks_unless_last() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(2);
     assert_eq!(b.wait_until(Instant::now()), Err(Error::BrokenBarrier));
     assert!(b.broken());
@@ -230,7 +232,7 @@ fn wait_until_past_deadline_breaks_unless_last() {
     // The last arrival never waits, so an expired deadline does not matter.
     thread::scope(|s| {
         let first = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(b.wait_timeout(Duration::ZERO), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
     });
@@ -238,6 +240,7 @@ fn wait_until_past_deadline_breaks_unless_last() {
 
 #[test]
 fn default_timeout_applies_to_wait() {
+    let _watchdog = common::watchdog();
     let b = Barrier::with_timeout(2, Duration::from_millis(20));
     assert_eq!(b.default_timeout(), Some(Duration::from_millis(20)));
     let start = Instant::now();
@@ -248,7 +251,7 @@ fn default_timeout_applies_to_wait() {
     b.reset();
     thread::scope(|s| {
         let first = s.spawn(|| b.wait_timeout(LONG));
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         thread::sleep(Duration::from_millis(40)); // longer than the default
         assert_eq!(b.wait(), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
@@ -257,6 +260,7 @@ fn default_timeout_applies_to_wait() {
 
 #[test]
 fn huge_timeouts_mean_forever() {
+    let _watchdog = common::watchdog();
     let b = Barrier::with_timeout(2, Duration::MAX);
     assert_eq!(b.default_timeout(), Some(Duration::MAX));
     let idx = run(2, |i| {
@@ -273,6 +277,7 @@ fn huge_timeouts_mean_forever() {
 
 #[test]
 fn panicking_action_breaks_the_barrier() {
+    let _watchdog = common::watchdog();
     let calls = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&calls);
     let b = Barrier::with_action(3, move || {
@@ -282,7 +287,7 @@ fn panicking_action_breaks_the_barrier() {
     });
     thread::scope(|s| {
         let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
-        eventually(|| b.n_waiting() == 2);
+        common::wait_for("2 waiting", || b.n_waiting() == 2);
         // This thread is last and runs the action: the panic continues here.
         let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.wait()));
         let payload = p.expect_err("the action's panic is resumed");
@@ -301,12 +306,13 @@ fn panicking_action_breaks_the_barrier() {
 
 #[test]
 fn n_waiting_counts_parked_parties() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(4);
     thread::scope(|s| {
         let mut hs = Vec::new();
         for k in 1..=3 {
             hs.push(s.spawn(|| b.wait()));
-            eventually(|| b.n_waiting() == k);
+            common::wait_for("k parties waiting", || b.n_waiting() == k);
         }
         assert_eq!(b.wait(), Ok(3));
         for h in hs {
@@ -318,6 +324,7 @@ fn n_waiting_counts_parked_parties() {
 
 #[test]
 fn one_party_never_blocks() {
+    let _watchdog = common::watchdog();
     let runs = Arc::new(AtomicUsize::new(0));
     let r = Arc::clone(&runs);
     let b = Barrier::with_action(1, move || {
@@ -337,6 +344,7 @@ fn one_party_never_blocks() {
 
 #[test]
 fn zero_parties_is_an_error() {
+    let _watchdog = common::watchdog();
     assert_eq!(
         Barrier::try_new(0).unwrap_err(),
         Error::InvalidArgument("parties must be >= 1")
@@ -356,6 +364,7 @@ fn zero_parties_is_an_error() {
 
 #[test]
 fn debug_shows_state_without_blocking() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(2);
     assert_eq!(
         format!("{b:?}"),
@@ -363,7 +372,7 @@ fn debug_shows_state_without_blocking() {
     );
     thread::scope(|s| {
         let h = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(
             format!("{b:?}"),
             "Barrier { parties: 2, n_waiting: 1, broken: false }"
@@ -379,6 +388,7 @@ fn debug_shows_state_without_blocking() {
 
 #[test]
 fn timeouts_racing_completion_never_mix_results() {
+    let _watchdog = common::watchdog();
     // Every party uses a short timeout; in each round either all get Ok
     // with unique indices (it completed) or all get Err (one timed out and
     // broke it). After a break the threads reset and resynchronise.
@@ -511,6 +521,7 @@ fn timeout_while_action_runs_gets_the_round_result() {
 
 #[test]
 fn arrivals_during_the_action_join_the_next_round() {
+    let _watchdog = common::watchdog();
     const N: usize = 2;
     let gate = Arc::new(std::sync::Barrier::new(2));
     let g = Arc::clone(&gate);
@@ -589,6 +600,7 @@ fn arrival_timing_out_during_the_action_breaks_the_barrier_at_once() {
 
 #[test]
 fn abort_during_the_action_fails_the_round() {
+    let _watchdog = common::watchdog();
     let gate = Arc::new(std::sync::Barrier::new(2));
     let release = Arc::new(std::sync::Barrier::new(2));
     let (g, r) = (Arc::clone(&gate), Arc::clone(&release));
@@ -610,6 +622,7 @@ fn abort_during_the_action_fails_the_round() {
 
 #[test]
 fn reset_during_the_action_fails_the_round_then_works() {
+    let _watchdog = common::watchdog();
     let gate = Arc::new(std::sync::Barrier::new(2));
     let release = Arc::new(std::sync::Barrier::new(2));
     let (g, r) = (Arc::clone(&gate), Arc::clone(&release));
@@ -637,6 +650,7 @@ fn reset_during_the_action_fails_the_round_then_works() {
 
 #[test]
 fn many_threads_many_rounds_with_action_and_aborts_never_hang() {
+    let _watchdog = common::watchdog();
     // Stress: a short default timeout makes some rounds break; whoever sees
     // an error resets. Everyone must finish (no lost wake-up).
     const N: usize = 4;
@@ -673,6 +687,7 @@ fn many_threads_many_rounds_with_action_and_aborts_never_hang() {
 /// party whose partner never comes still times out close to its deadline.
 #[test]
 fn lock_step_rounds_with_timeouts_stay_exact() {
+    let _watchdog = common::watchdog();
     const ROUNDS: usize = 2000;
     let b = Barrier::new(2);
     let seen = run(2, |_| {

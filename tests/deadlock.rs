@@ -70,9 +70,8 @@ fn blocked_in_acquire(lock: &Lock) {
 
 #[test]
 fn two_locks_taken_in_opposite_order_are_reported() {
-    let _serial = serial();
-    // Armed once this test's turn has come (the others run before it).
     let _watchdog = common::watchdog();
+    let _serial = serial();
     let (expected, cycles) = opposite_order(Lock::new(), Lock::new(), blocked_in_acquire);
     assert_eq!(cycles.len(), 1, "one cycle");
     assert_eq!(ids(&cycles[0]), expected, "the two threads, nobody else");
@@ -100,6 +99,7 @@ fn two_locks_taken_in_opposite_order_are_reported() {
 
 #[test]
 fn two_rlocks_taken_in_opposite_order_are_reported() {
+    let _watchdog = common::watchdog();
     let _serial = serial();
     // Re-entry first: the cycle is about ownership, not depth.
     let (expected, cycles) = opposite_order(RLock::new(), RLock::new(), |r: &RLock| {
@@ -115,6 +115,7 @@ fn two_rlocks_taken_in_opposite_order_are_reported() {
 
 #[test]
 fn locks_taken_in_one_order_are_never_reported() {
+    let _watchdog = common::watchdog();
     let _serial = serial();
     const THREADS: usize = 4;
     const ROUNDS: usize = 3_000;
@@ -155,7 +156,9 @@ fn locks_taken_in_one_order_are_never_reported() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn a_lock_released_by_another_thread_closes_no_false_cycle() {
+    let _watchdog = common::watchdog();
     let _serial = serial();
     // `l` is acquired by A but released (legally) by the main thread while A
     // is blocked on `m`; main then takes `l` itself and C, holding `m`,
@@ -166,9 +169,9 @@ fn a_lock_released_by_another_thread_closes_no_false_cycle() {
     let m = Arc::new(Lock::new());
     let c_holds_m = Arc::new(Barrier::new(2));
     let a_holds_l = Arc::new(Barrier::new(2));
-    let c = {
+    let (c, c_tid) = {
         let (l, m, c_holds_m) = (Arc::clone(&l), Arc::clone(&m), Arc::clone(&c_holds_m));
-        thread::spawn(move || {
+        common::spawn_static_tid(move || {
             m.acquire();
             c_holds_m.wait();
             c_holds_m.wait(); // main has taken l
@@ -178,9 +181,9 @@ fn a_lock_released_by_another_thread_closes_no_false_cycle() {
         })
     };
     c_holds_m.wait();
-    let a = {
+    let (a, a_tid) = {
         let (l, m, a_holds_l) = (Arc::clone(&l), Arc::clone(&m), Arc::clone(&a_holds_l));
-        thread::spawn(move || {
+        common::spawn_static_tid(move || {
             l.acquire();
             a_holds_l.wait();
             m.acquire(); // blocks until C is done
@@ -188,16 +191,16 @@ fn a_lock_released_by_another_thread_closes_no_false_cycle() {
         })
     };
     a_holds_l.wait();
-    let parked = |l: &Lock| {
-        // Give the thread time to spin out and park.
-        thread::sleep(Duration::from_millis(100));
+    let parked = |tid: &common::Tid, l: &Lock| {
+        // The thread has spun out and parked (past the barrier, on `l`).
+        common::wait_until_parked(tid);
         assert!(l.locked());
     };
-    parked(&m); // A is (about to be) blocked on m
+    parked(&a_tid, &m); // A is blocked on m
     l.release().unwrap(); // on A's behalf: a Lock is not owned
     l.acquire(); // now main holds l
     c_holds_m.wait();
-    parked(&l); // C is (about to be) blocked on l
+    parked(&c_tid, &l); // C is blocked on l
     let until = Instant::now() + Duration::from_millis(300);
     while Instant::now() < until {
         let found = check_deadlock();
@@ -216,6 +219,7 @@ fn a_lock_released_by_another_thread_closes_no_false_cycle() {
 
 #[test]
 fn rlock_and_condition_cycle_is_reported() {
+    let _watchdog = common::watchdog();
     // Thread A holds Lock `m` and waits on a Condition bound to RLock `r`
     // (which releases `r`). Thread B takes `r`, notifies — A is moved onto
     // `r`'s queue and now needs `r` back — and then takes `m`, held by A.
@@ -258,9 +262,8 @@ fn lock_and_condition_cycle_is_reported() {
     // now waits for `l`, held by B) and takes `m`, held by A. The notified
     // waiter closes the cycle: its record no longer names `l` (dropped before
     // it parked) and it waits on `l`'s key like any `l` waiter.
-    let _serial = serial();
-    // Armed once this test's turn has come (the others run before it).
     let _watchdog = common::watchdog();
+    let _serial = serial();
     let m = Arc::new(Lock::new());
     let cond = Arc::new(Condition::with_lock(Lock::new()));
     let a_waiting = Arc::new(Barrier::new(2));
@@ -343,9 +346,8 @@ fn condition_waits_do_no_bookkeeping_inside_parking_callbacks() {
     // parking_lot_core's own) in a loop, which must never report anything
     // (ThreadSanitizer catches parking_lot_core's walk racing with the old
     // code's bookkeeping).
-    let _serial = serial();
-    // Armed once this test's turn has come (the others run before it).
     let _watchdog = common::watchdog();
+    let _serial = serial();
     const ROUNDS: usize = 300;
     let done = AtomicBool::new(false);
     thread::scope(|s| {

@@ -9,18 +9,6 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Waits (politely) until `cond` holds, or panics after a generous bound.
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Checks the stats identity with nobody holding the GIL.
 fn assert_balanced(s: GilStats) {
     assert_eq!(s.acquisitions, s.releases(), "{s:?}");
@@ -29,6 +17,7 @@ fn assert_balanced(s: GilStats) {
 
 #[test]
 fn mutual_exclusion_with_checks() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_micros(200));
     let inside = AtomicUsize::new(0);
     let total = AtomicUsize::new(0);
@@ -55,6 +44,7 @@ fn mutual_exclusion_with_checks() {
 
 #[test]
 fn forced_switch_happens() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_millis(1));
     let stop = AtomicBool::new(false);
     let other_ran = AtomicBool::new(false);
@@ -84,7 +74,9 @@ fn forced_switch_happens() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn fifo_handoff_order() {
+    let _watchdog = common::watchdog();
     // A huge interval: no forced switches, only voluntary hand-offs, which
     // go to the longest waiter.
     let gil = Gil::with_switch_interval(Duration::from_secs(3600));
@@ -103,7 +95,7 @@ fn fifo_handoff_order() {
                 let _g = gil.acquire();
                 order.lock().unwrap().push(i);
             });
-            wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
+            common::wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
             // Parked (blocked in the kernel) before the next one arrives.
             common::wait_until_parked(&tid_rx.recv().unwrap());
         }
@@ -115,7 +107,9 @@ fn fifo_handoff_order() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn no_barging_past_a_waiter() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_secs(3600));
     let guard = gil.acquire();
     let got = AtomicBool::new(false);
@@ -134,12 +128,13 @@ fn no_barging_past_a_waiter() {
         drop(guard);
         // The GIL went straight to the waiter: a fresh try fails.
         assert!(gil.try_acquire().is_none() || got.load(Ordering::SeqCst));
-        wait_for("waiter to run", || got.load(Ordering::SeqCst));
+        common::wait_for("waiter to run", || got.load(Ordering::SeqCst));
     });
 }
 
 #[test]
 fn allow_threads_really_releases() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let mut guard = gil.acquire();
     let entered = AtomicBool::new(false);
@@ -164,6 +159,7 @@ fn allow_threads_really_releases() {
 
 #[test]
 fn allow_threads_comes_back_while_cpu_bound_holder_runs() {
+    let _watchdog = common::watchdog();
     // The I/O thread must regain the GIL although the other thread never
     // releases it voluntarily (it only calls check()).
     let gil = Gil::with_switch_interval(Duration::from_millis(5));
@@ -191,6 +187,7 @@ fn allow_threads_comes_back_while_cpu_bound_holder_runs() {
 
 #[test]
 fn try_acquire_and_timeouts() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let g = gil.try_acquire().expect("free");
     assert!(gil.try_acquire().is_none());
@@ -216,6 +213,7 @@ fn try_acquire_and_timeouts() {
 
 #[test]
 fn timed_out_waiter_leaves_no_trace() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_micros(100));
     let g = gil.acquire();
     thread::scope(|s| {
@@ -234,6 +232,7 @@ fn timed_out_waiter_leaves_no_trace() {
 
 #[test]
 fn stats_add_up() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_micros(500));
     let barrier = Barrier::new(3);
     thread::scope(|s| {
@@ -260,6 +259,7 @@ fn stats_add_up() {
 
 #[test]
 fn guard_drop_releases() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     {
         let _g = gil.acquire();
@@ -272,6 +272,7 @@ fn guard_drop_releases() {
 
 #[test]
 fn panic_while_holding_leaves_gil_usable() {
+    let _watchdog = common::watchdog();
     let gil = Arc::new(Gil::new());
     let g2 = Arc::clone(&gil);
     let r = thread::spawn(move || {
@@ -286,6 +287,7 @@ fn panic_while_holding_leaves_gil_usable() {
 
 #[test]
 fn panic_inside_allow_threads_leaves_gil_usable() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let r = catch_unwind(AssertUnwindSafe(|| {
         let mut g = gil.acquire();
@@ -306,6 +308,7 @@ fn panic_inside_allow_threads_leaves_gil_usable() {
 
 #[test]
 fn set_switch_interval_takes_effect() {
+    let _watchdog = common::watchdog();
     // Start with "never force a switch": the waiter only gets in once the
     // interval is shortened at run time.
     let gil = Gil::with_switch_interval(Duration::MAX);
@@ -345,6 +348,7 @@ fn set_switch_interval_takes_effect() {
 
 #[test]
 fn zero_interval_switches_on_every_check() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::ZERO);
     let count = AtomicUsize::new(0);
     thread::scope(|s| {
@@ -364,6 +368,7 @@ fn zero_interval_switches_on_every_check() {
 
 #[test]
 fn debug_does_not_block() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let g = gil.acquire();
     let s = format!("{gil:?} {g:?}");

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn acquire_release() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert!(!lock.locked());
     lock.acquire();
@@ -20,6 +21,7 @@ fn acquire_release() {
 
 #[test]
 fn default_is_unlocked() {
+    let _watchdog = common::watchdog();
     let lock = Lock::default();
     assert!(!lock.locked());
     assert_eq!(format!("{lock:?}"), "Lock { locked: false }");
@@ -29,6 +31,7 @@ fn default_is_unlocked() {
 
 #[test]
 fn try_acquire_while_contended() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let l2 = Arc::clone(&lock);
@@ -65,6 +68,7 @@ fn reacquire_blocks_until_released_by_another_thread() {
 
 #[test]
 fn release_from_another_thread() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let l2 = Arc::clone(&lock);
@@ -75,6 +79,7 @@ fn release_from_another_thread() {
 
 #[test]
 fn release_unlocked_is_an_error() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert_eq!(lock.release(), Err(Error::ReleaseUnlocked));
     assert_eq!(lock.release_fair(), Err(Error::ReleaseUnlocked));
@@ -86,6 +91,7 @@ fn release_unlocked_is_an_error() {
 
 #[test]
 fn timeout_zero_is_a_try() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert!(lock.acquire_timeout(Duration::ZERO));
     assert!(!lock.acquire_timeout(Duration::ZERO));
@@ -94,6 +100,7 @@ fn timeout_zero_is_a_try() {
 
 #[test]
 fn small_timeout_expires() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     lock.acquire();
     let start = Instant::now();
@@ -118,6 +125,7 @@ fn huge_timeout_waits_and_never_panics() {
 
 #[test]
 fn acquire_until_past_deadline_is_a_try() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     let past = Instant::now() - Duration::from_millis(1);
     assert!(lock.acquire_until(past)); // free: a try succeeds
@@ -173,6 +181,7 @@ fn release_fair_hands_off_to_the_parked_waiter() {
 
 #[test]
 fn guards() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     {
         let _g = lock.lock();
@@ -192,6 +201,7 @@ fn guards() {
 
 #[test]
 fn guard_released_on_panic() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     let l2 = Arc::clone(&lock);
     let r = thread::spawn(move || {
@@ -205,6 +215,7 @@ fn guard_released_on_panic() {
 
 #[test]
 fn mutex_alias_protects_data() {
+    let _watchdog = common::watchdog();
     let m = Arc::new(Mutex::new(0u64));
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -225,6 +236,7 @@ fn mutex_alias_protects_data() {
 
 #[test]
 fn many_threads_mutual_exclusion() {
+    let _watchdog = common::watchdog();
     const THREADS: usize = 12;
     const ITERS: usize = 5_000;
     let lock = Arc::new(Lock::new());
@@ -267,6 +279,7 @@ fn many_threads_mutual_exclusion() {
 
 #[test]
 fn timeouts_racing_releases_leave_no_waiter_behind() {
+    let _watchdog = common::watchdog();
     // Many threads with tiny timeouts: some time out while a release is in
     // flight. Afterwards the lock must be free and immediately acquirable
     // (no stale PARKED bit forcing slow paths forever, no lost wake-up).

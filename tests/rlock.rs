@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn size_and_default() {
+    let _watchdog = common::watchdog();
     assert!(std::mem::size_of::<RLock>() <= 16);
     let r = RLock::default();
     assert!(!r.locked());
@@ -19,6 +20,7 @@ fn size_and_default() {
 
 #[test]
 fn recursion() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     for depth in 1..=5 {
         r.acquire();
@@ -36,6 +38,7 @@ fn recursion() {
 
 #[test]
 fn release_unacquired_is_an_error() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     assert_eq!(r.release(), Err(Error::NotOwned));
     assert_eq!(
@@ -49,6 +52,7 @@ fn release_unacquired_is_an_error() {
 
 #[test]
 fn release_by_non_owner_is_an_error_and_changes_nothing() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     r.acquire();
     r.acquire();
@@ -77,6 +81,7 @@ fn release_by_non_owner_is_an_error_and_changes_nothing() {
 
 #[test]
 fn other_thread_blocks_until_fully_released() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     r.acquire();
     r.acquire();
@@ -139,6 +144,7 @@ fn timed_forms() {
 
 #[test]
 fn guards_are_reentrant_and_release_one_level() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     let a = r.lock();
     let b = r.try_lock().unwrap();
@@ -155,6 +161,7 @@ fn guards_are_reentrant_and_release_one_level() {
 
 #[test]
 fn guard_released_on_panic() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     let r2 = Arc::clone(&r);
     let res = thread::spawn(move || {
@@ -169,6 +176,7 @@ fn guard_released_on_panic() {
 
 #[test]
 fn release_save_and_restore() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     r.acquire();
     r.acquire();
@@ -194,6 +202,7 @@ fn release_save_and_restore() {
 
 #[test]
 fn debug_shows_state() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     let _g = r.lock();
     let s = format!("{r:?}");
@@ -203,6 +212,7 @@ fn debug_shows_state() {
 
 #[test]
 fn many_threads_mutual_exclusion_with_recursion() {
+    let _watchdog = common::watchdog();
     const THREADS: usize = 10;
     const ITERS: usize = 3_000;
     let r = Arc::new(RLock::new());
@@ -241,6 +251,7 @@ fn many_threads_mutual_exclusion_with_recursion() {
 
 #[test]
 fn reentrant_mutex_alias() {
+    let _watchdog = common::watchdog();
     let m = Arc::new(ReentrantMutex::new(std::cell::Cell::new(0)));
     let threads: Vec<_> = (0..4)
         .map(|_| {

@@ -34,6 +34,7 @@ fn spawn_queued<'scope, T: Send + 'scope>(
 
 #[test]
 fn constructor_and_counts() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(3);
     assert_eq!(sem.available(), 3);
     assert!(sem.try_acquire());
@@ -60,6 +61,7 @@ fn constructor_and_counts() {
 
 #[test]
 fn max_permits_and_overflow() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(Semaphore::MAX_PERMITS);
     assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
     let r = catch_unwind(AssertUnwindSafe(|| sem.release()));
@@ -88,6 +90,7 @@ fn max_permits_and_overflow() {
 /// successful release/acquire is accounted for, and the count ends exact.
 #[test]
 fn overflowing_releases_racing_acquires_are_invisible() {
+    let _watchdog = common::watchdog();
     const MAX: usize = Semaphore::MAX_PERMITS;
     let sem = Semaphore::new(MAX);
     let (released, taken, panicked) = (
@@ -149,6 +152,7 @@ fn acquire_blocks_until_release() {
 
 #[test]
 fn release_from_another_thread() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(1));
     sem.acquire();
     let s2 = Arc::clone(&sem);
@@ -157,6 +161,7 @@ fn release_from_another_thread() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn timeouts() {
     let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
@@ -187,6 +192,7 @@ fn timeouts() {
 
 #[test]
 fn timed_out_waiter_does_not_keep_waiters_bit() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
     assert!(!sem.acquire_timeout(Duration::from_millis(10)));
     assert_eq!(
@@ -293,6 +299,7 @@ fn no_barging_past_a_parked_waiter() {
 
 #[test]
 fn bounded_semaphore_errors() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(2);
     assert_eq!(sem.initial(), 2);
     assert_eq!(sem.release(), Err(Error::TooManyReleases));
@@ -351,6 +358,7 @@ fn bounded_semaphore_hands_off_to_waiters() {
 
 #[test]
 fn guards() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(2);
     {
         let _a = sem.access();
@@ -380,6 +388,7 @@ fn guards() {
 
 #[test]
 fn bounded_guards() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(1);
     let g = sem.access();
     assert_eq!(sem.available(), 0);
@@ -410,6 +419,7 @@ fn bounded_guards() {
 
 #[test]
 fn stress_short_timeouts_conserve_permits() {
+    let _watchdog = common::watchdog();
     const PERMITS: usize = 3;
     let sem = Semaphore::new(PERMITS);
     let inside = AtomicUsize::new(0);
@@ -464,6 +474,7 @@ fn stress_short_timeouts_conserve_permits() {
 
 #[test]
 fn stress_producer_vs_timing_out_consumers() {
+    let _watchdog = common::watchdog();
     // Every permit released is either taken by a consumer or still counted.
     const RELEASES: usize = 2000;
     let sem = Semaphore::new(0);
@@ -494,6 +505,7 @@ fn stress_producer_vs_timing_out_consumers() {
 
 #[test]
 fn bounded_stress_never_exceeds_initial() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(2);
     let got = AtomicUsize::new(0);
     thread::scope(|s| {

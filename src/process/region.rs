@@ -1164,6 +1164,7 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore)] // reads /proc
     fn own_process_is_alive_and_a_wrong_start_time_is_not() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let pid = my_pid();
         let (_, start) = proc_stat(pid).unwrap();
         assert!(process_alive(pid, start));
@@ -1180,6 +1181,7 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
+        let _watchdog = crate::test_watchdog::watchdog();
         for bad in ["", "/", "x", "/a/b", "/a\0b"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
