@@ -146,9 +146,10 @@ impl RawLock {
         self.acquire_slow(cx, deadline)
     }
 
+    /// Waits until acquired or `deadline` (after `try_fast` failed).
     #[cold]
     #[inline(never)]
-    fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> Got {
+    pub fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> Got {
         let me = cx.me();
         let mut spin = SpinWait::new();
         let mut waiter = Waiter::new(deadline);
@@ -842,27 +843,52 @@ impl RawSem {
     }
 
     /// Acquires a permit, until `deadline`; `guard`: count it as held by
-    /// this process (returned if it dies). A try never blocks.
+    /// this process (returned if it dies).
     pub fn acquire<C: Cx>(&self, cx: &C, deadline: Option<Instant>, guard: bool) -> bool {
-        // Relaxed: a guess for the CAS.
-        let w = self.state.load(Ordering::Relaxed);
-        // Acquire: pairs with the Release of the permit's release.
-        let ok = w & QUEUED == 0
-            && w != 0
-            && self
-                .state
-                .compare_exchange_weak(w, w - 1, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok();
-        let ok = ok || self.acquire_slow(cx, deadline);
+        let ok = self.try_fast() || self.acquire_slow(cx, deadline);
         if ok && guard {
             self.hold(cx, 1);
         }
         ok
     }
 
+    /// The uncontended acquire: one load and one CAS, only while nobody is
+    /// queued (a fresh arrival never barges).
+    #[inline]
+    pub fn try_fast(&self) -> bool {
+        // Relaxed: a guess for the CAS.
+        let w = self.state.load(Ordering::Relaxed);
+        // Acquire: pairs with the Release of the permit's release.
+        w & QUEUED == 0
+            && w != 0
+            && self
+                .state
+                .compare_exchange_weak(w, w - 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Takes a permit if one is free and nobody is queued: never blocks,
+    /// never takes the inner lock.
+    pub fn try_acquire(&self) -> bool {
+        // Relaxed: a guess for the CAS.
+        let mut w = self.state.load(Ordering::Relaxed);
+        while w & QUEUED == 0 && w != 0 {
+            // Acquire: pairs with the Release of the permit's release.
+            match self
+                .state
+                .compare_exchange_weak(w, w - 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(x) => w = x,
+            }
+        }
+        false
+    }
+
+    /// Waits for a permit until `deadline` (after `try_fast` failed).
     #[cold]
     #[inline(never)]
-    fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> bool {
+    pub fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> bool {
         let me = cx.me();
         let mut waiter = Waiter::new(deadline);
         loop {
