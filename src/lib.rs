@@ -137,6 +137,7 @@ mod rlock;
 
 mod barrier;
 mod condition;
+mod condvar;
 mod event;
 mod gil;
 mod semaphore;
@@ -156,7 +157,7 @@ mod test_watchdog;
 pub use error::Error;
 pub use lock::{Lock, LockGuard};
 #[cfg(not(loom))]
-pub use lock::{Mutex, MutexGuard};
+pub use lock::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard};
 pub use rlock::{RLock, RLockGuard, RLockSaved, RawThreadId};
 #[cfg(not(loom))]
 pub use rlock::{ReentrantMutex, ReentrantMutexGuard};
@@ -166,6 +167,7 @@ pub use sync::loom_support;
 
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard, ConditionLock};
+pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
 pub use event::Event;
 pub use gil::{Gil, GilGuard, GilStats};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};

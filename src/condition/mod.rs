@@ -3,7 +3,7 @@
 //! and [`ConditionLock`], over [`raw::RawCondition`] (the waiter count, the
 //! wait and the requeueing notify; its module docs state the invariants).
 
-mod raw;
+pub(crate) mod raw;
 
 use crate::blocking;
 use crate::deadline::Deadline;

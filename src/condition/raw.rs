@@ -50,25 +50,162 @@
 
 use super::sealed::Sealed;
 use crate::error::Error;
+use crate::lock::Lock;
 use crate::park::{self, FilterOp, ParkResult, RequeueOp, token};
 use crate::sync::{AtomicUsize, Ordering, SpinWait, loom_const_fn};
 use core::cell::Cell;
 use std::time::Instant;
 
-/// A condition's own state: how many threads are parked on its key.
-pub(crate) struct RawCondition {
+/// What a wait returns (as `Error::InvalidArgument`) when other threads
+/// wait on the same condition with another lock.
+pub(crate) const OTHER_LOCK: &str = "a Condvar was waited on with two different mutexes at once";
+
+/// A condition's own state: how many threads are parked on its key, and,
+/// for a [`Condvar`](crate::Condvar), which lock they wait with
+/// ([`Binding`]).
+pub(crate) struct RawCondition<B: Binding = Unbound> {
     /// Threads parked on this condition's key (the address of this word).
     waiters: AtomicUsize,
+    /// The lock the waiters wait with, for a condition that is not bound to
+    /// one lock for life.
+    binding: B,
 }
 
-impl RawCondition {
+/// Which lock a condition's waiters wait with. A [`Condition`](super::Condition)
+/// is bound to its lock for life ([`Unbound`]: nothing to record); a
+/// [`Condvar`](crate::Condvar) learns the lock from each wait's guard, and
+/// all the waiters queued at one time must use the same lock, since a
+/// notify requeues them onto that lock's queue ([`BoundWhileWaiting`]).
+/// Both methods run under the condition key's queue lock: they must not
+/// panic.
+pub(crate) trait Binding {
+    /// A waiter on `lock` is about to queue: whether it may (binding the
+    /// condition to `lock` if nobody waits).
+    fn bind(&self, lock: &Lock) -> bool;
+    /// The queue has just become empty.
+    fn unbind(&self);
+}
+
+/// A condition bound to one lock for life: every waiter may queue.
+pub(crate) struct Unbound;
+
+impl Binding for Unbound {
+    #[inline]
+    fn bind(&self, _lock: &Lock) -> bool {
+        true
+    }
+    #[inline]
+    fn unbind(&self) {}
+}
+
+/// A condition bound, while threads wait on it, to the lock they wait
+/// with: the address of that [`Lock`] (which is also its parking key, see
+/// `Lock`'s `repr(transparent)`), 0 while nobody waits. Written only under
+/// the condition key's queue lock, and non-zero exactly while `waiters` is.
+pub(crate) struct BoundWhileWaiting(AtomicUsize);
+
+impl BoundWhileWaiting {
+    loom_const_fn! {
+        /// Nobody waiting, so bound to nothing.
+        #[inline]
+        pub(crate) fn new() -> BoundWhileWaiting {
+            BoundWhileWaiting(AtomicUsize::new(0))
+        }
+    }
+}
+
+impl Binding for BoundWhileWaiting {
+    #[inline]
+    fn bind(&self, lock: &Lock) -> bool {
+        let addr = lock as *const Lock as usize;
+        // Relaxed: queue lock.
+        match self.0.load(Ordering::Relaxed) {
+            0 => {
+                self.0.store(addr, Ordering::Relaxed);
+                true
+            }
+            bound => bound == addr,
+        }
+    }
+    #[inline]
+    fn unbind(&self) {
+        // Relaxed: queue lock.
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+impl RawCondition<Unbound> {
     loom_const_fn! {
         /// Nobody waiting.
         #[inline]
-        pub(crate) fn new() -> RawCondition {
-            RawCondition { waiters: AtomicUsize::new(0) }
+        pub(crate) fn new() -> RawCondition<Unbound> {
+            RawCondition { waiters: AtomicUsize::new(0), binding: Unbound }
         }
     }
+}
+
+impl RawCondition<BoundWhileWaiting> {
+    loom_const_fn! {
+        /// Nobody waiting, bound to no lock.
+        #[inline]
+        pub(crate) fn new_unbound() -> RawCondition<BoundWhileWaiting> {
+            RawCondition { waiters: AtomicUsize::new(0), binding: BoundWhileWaiting::new() }
+        }
+    }
+
+    /// Wakes at most `n` waiters, longest first, onto the queue of the lock
+    /// they wait with (which the caller need not hold). With nobody
+    /// waiting, one load.
+    #[inline]
+    pub(crate) fn notify_bound(&self, n: usize) {
+        // Relaxed: as `notify`. A notifier that does not take the lock at
+        // all after changing what the waiters wait for may miss a waiter
+        // that is just queueing, as with every condition variable.
+        if n != 0 && self.waiters.load(Ordering::Relaxed) != 0 {
+            self.notify_bound_slow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_bound_slow(&self, n: usize) {
+        let mut left = n;
+        loop {
+            // Relaxed: a guess, checked under the queue lock before the
+            // lock is touched.
+            let addr = self.binding.0.load(Ordering::Relaxed);
+            if addr == 0 {
+                return;
+            }
+            let target = || {
+                // Relaxed: queue lock. While it still says `addr`, threads
+                // wait with that lock, each borrowing it until its wait
+                // returns, so the lock is alive.
+                (self.binding.0.load(Ordering::Relaxed) == addr).then(|| {
+                    // SAFETY: `addr` is the address of a live `Lock` (see
+                    // above), and only shared references to it exist.
+                    unsafe { &*(addr as *const Lock) }
+                })
+            };
+            match self.requeue(addr, target, left) {
+                Requeued::Done => return,
+                // The waiters we saw left and others, on another lock,
+                // came: notify those.
+                Requeued::Rebound(l) => left = l,
+            }
+        }
+    }
+}
+
+/// How a requeue ended.
+enum Requeued {
+    Done,
+    /// The condition was rebound to another lock before anyone was moved:
+    /// this many notifications are still to give.
+    Rebound(usize),
+}
+
+impl<B: Binding> RawCondition<B> {
 
     /// How many threads wait (a snapshot).
     #[inline]
@@ -82,6 +219,17 @@ impl RawCondition {
     #[inline]
     fn key(&self) -> usize {
         park::key_of(&self.waiters)
+    }
+
+    /// Waiters left the queue (`gone` of them): updates the count and, if
+    /// the queue is now empty, the binding. Under the queue lock; never
+    /// panics (wrapping: the count is at least `gone`).
+    #[inline]
+    fn left_queue(&self, gone: usize) {
+        // Relaxed: queue lock.
+        if self.waiters.fetch_sub(gone, Ordering::Relaxed) == gone {
+            self.binding.unbind();
+        }
     }
 
     /// Wakes at most `n` waiters, longest first; the caller holds `lock`.
@@ -109,6 +257,7 @@ impl RawCondition {
         let key = self.key();
         let saved = Cell::new(None);
         let requeued = Cell::new(false);
+        let other_lock = Cell::new(false);
         // Deadlock detector (nothing when the feature is off): drop our
         // record of the lock now, before parking. `before_sleep` releases
         // the lock itself without bookkeeping: parking_lot_core forbids it
@@ -118,6 +267,11 @@ impl RawCondition {
         // Condvar does the same.)
         park::release_resource(raw.key());
         let validate = || {
+            if !self.binding.bind(raw) {
+                // Others wait with another lock (a Condvar misused).
+                other_lock.set(true);
+                return false;
+            }
             // Relaxed: queue lock (the release in before_sleep publishes it
             // to notifiers).
             self.waiters.fetch_add(1, Ordering::Relaxed);
@@ -131,8 +285,7 @@ impl RawCondition {
         let timed_out = |timed_out_key, was_last| {
             if timed_out_key == key {
                 // Still on the condition: a real timeout, not notified.
-                // Relaxed: queue lock.
-                self.waiters.fetch_sub(1, Ordering::Relaxed);
+                self.left_queue(1);
             } else {
                 // A notifier had already moved us to the lock's queue: we
                 // were notified, and are leaving the lock's queue.
@@ -159,8 +312,13 @@ impl RawCondition {
                 raw.acquire();
                 requeued.get()
             }
-            // validate always says "park".
-            ParkResult::Invalid => unreachable!("condition park is never invalid"),
+            ParkResult::Invalid => {
+                // Not queued, and the lock was never released: record it
+                // again for the deadlock detector and report the misuse.
+                debug_assert!(other_lock.get(), "validate refuses only a second lock");
+                park::acquire_resource(raw.key());
+                return Err(Error::InvalidArgument(OTHER_LOCK));
+            }
         };
         match saved.take() {
             Some(saved) => {
@@ -192,19 +350,39 @@ impl RawCondition {
     #[inline(never)]
     fn notify_slow<L: Sealed + ?Sized>(&self, lock: &L, n: usize) {
         let raw = lock.raw_lock();
+        // Bound to `raw` for life: never rebound.
+        let _ = self.requeue(raw.key(), || Some(raw), n);
+    }
+
+    /// Requeues up to `n` waiters onto the queue of the lock `target()`
+    /// returns (whose key is `lock_key`), or wakes them if that lock is
+    /// free. `target` runs under the condition's queue lock and returns
+    /// `None` if the waiters no longer wait with that lock.
+    fn requeue<'l>(
+        &self,
+        lock_key: usize,
+        target: impl Fn() -> Option<&'l Lock>,
+        n: usize,
+    ) -> Requeued {
         let key = self.key();
         let mut left = n;
         while left != 0 {
             let unlocked = Cell::new(false);
+            let rebound = Cell::new(false);
             let validate = || {
                 // Relaxed: queue lock.
                 let waiting = self.waiters.load(Ordering::Relaxed);
                 if waiting == 0 {
                     return RequeueOp::Abort;
                 }
+                let Some(raw) = target() else {
+                    rebound.set(true);
+                    return RequeueOp::Abort;
+                };
                 // Requeued threads are woken by the lock's release only if
                 // its PARKED_BIT is set; the notifier normally holds the
-                // lock, but a `Lock` may be released by anyone.
+                // lock, but a `Lock` may be released by anyone (and a
+                // Condvar may be notified without its mutex).
                 if !raw.raw().mark_parked_if_locked() {
                     unlocked.set(true);
                     return RequeueOp::Abort;
@@ -216,24 +394,25 @@ impl RawCondition {
                 }
             };
             let callback = |_op, r: park::UnparkResult| {
-                // Relaxed: queue lock. (Wrapping: no arithmetic here may
-                // panic; the sum is at most the waiters counted.)
-                self.waiters.fetch_sub(
-                    r.requeued_threads.wrapping_add(r.unparked_threads),
-                    Ordering::Relaxed,
-                );
+                // (Wrapping: no arithmetic here may panic; the sum is at
+                // most the waiters counted.)
+                self.left_queue(r.requeued_threads.wrapping_add(r.unparked_threads));
                 token::RETRY
             };
-            let result = park::unpark_requeue(key, raw.key(), validate, callback);
+            let result = park::unpark_requeue(key, lock_key, validate, callback);
+            if rebound.get() {
+                return Requeued::Rebound(left);
+            }
             if unlocked.get() {
                 self.wake_directly(left);
-                return;
+                return Requeued::Done;
             }
             if result.requeued_threads == 0 || !result.have_more_threads {
-                return;
+                return Requeued::Done;
             }
             left = left.saturating_sub(result.requeued_threads);
         }
+        Requeued::Done
     }
 
     /// Wakes up to `n` waiters to acquire the lock themselves: the fallback
@@ -248,9 +427,9 @@ impl RawCondition {
             FilterOp::Unpark
         };
         let callback = |r: park::UnparkResult| {
-            // Relaxed: queue lock.
-            self.waiters
-                .fetch_sub(r.unparked_threads, Ordering::Relaxed);
+            if r.unparked_threads != 0 {
+                self.left_queue(r.unparked_threads);
+            }
             token::RETRY
         };
         park::unpark_filter(self.key(), filter, callback);
