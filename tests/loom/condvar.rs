@@ -100,55 +100,44 @@ fn notify_outside_the_lock_loses_nothing() {
     });
 }
 
-/// The binding moves: a waiter on lock A times out (the condvar is unbound)
-/// while a notifier, which saw it bound to A, is about to requeue; then a
-/// waiter on lock B queues. The notification must reach B's waiter (the
-/// notifier sees the condvar rebound and follows it), and lock A, which
-/// nobody waits on any more, is never touched by the requeue.
+/// A condvar is bound to a lock only while threads wait with it. A
+/// notifier reads the binding (lock A, whose only waiter is about to time
+/// out); that waiter leaves and frees A at once (as a binding or an `Arc`
+/// would); a waiter on lock B queues, rebinding the condvar. The notifier
+/// must not touch A (loom panics on any access to a freed primitive): it
+/// finds the condvar rebound under the queue lock and notifies B's waiter
+/// instead.
 #[test]
-fn rebinding_races_a_notify() {
+fn notify_follows_a_rebinding_and_never_touches_a_freed_lock() {
     crate::support::model(|| {
-        let shared = Arc::new((Lock::new(), Lock::new(), Condvar::new()));
-        let flag = Arc::new(AtomicBool::new(false));
-        let a_done = Arc::new(AtomicBool::new(false));
+        let cv = Arc::new(Condvar::new());
+        let a = crate::lock::Freeable::new(Lock::new());
+        let b = Arc::new(Lock::new());
+        let a_gone = Arc::new(AtomicBool::new(false));
 
-        let (s, d) = (Arc::clone(&shared), Arc::clone(&a_done));
+        let (c, gone) = (Arc::clone(&cv), Arc::clone(&a_gone));
         let on_a = thread::spawn(move || {
-            let (a, _, cv) = &*s;
-            let mut g = a.lock();
-            let _ = cv.wait_timeout(&mut g, Duration::from_secs(1));
+            let mut g = a.get().lock();
+            let _ = c.wait_timeout(&mut g, Duration::from_secs(1));
             drop(g);
-            d.store(true, Relaxed);
+            // SAFETY: this thread is the lock's only user.
+            unsafe { a.free() };
+            gone.store(true, Relaxed);
         });
-        let (s, f, d) = (Arc::clone(&shared), Arc::clone(&flag), Arc::clone(&a_done));
+        let (c, l, gone) = (Arc::clone(&cv), Arc::clone(&b), Arc::clone(&a_gone));
         let on_b = thread::spawn(move || {
-            let (_, b, cv) = &*s;
-            while !d.load(Relaxed) {
+            while !gone.load(Relaxed) {
                 thread::yield_now();
             }
-            let mut g = b.lock();
-            while !f.load(Relaxed) {
-                cv.wait(&mut g);
-            }
+            let mut g = l.lock();
+            let _ = c.wait_timeout(&mut g, Duration::from_secs(1));
         });
-
-        let (a, b, cv) = &*shared;
-        {
-            let _g = b.lock();
-            flag.store(true, Relaxed);
-        }
         cv.notify_one();
-        if !a_done.load(Relaxed) {
-            // The notification may have gone to A's waiter: B's waiter
-            // needs one of its own once it waits.
-            on_a.join().unwrap();
-            let _g = b.lock();
-            cv.notify_one();
-        } else {
-            on_a.join().unwrap();
-        }
+        on_a.join().unwrap();
         on_b.join().unwrap();
-        assert!(!a.locked() && !b.locked());
+        // SAFETY: freed by `on_a`, which is joined.
+        unsafe { a.dealloc() };
         assert_eq!(cv.waiters(), 0);
+        assert!(!b.locked());
     });
 }
