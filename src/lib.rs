@@ -139,6 +139,9 @@ mod barrier;
 mod condition;
 mod condvar;
 mod event;
+#[cfg(not(loom))]
+mod mutex_ext;
+mod owned;
 mod gil;
 mod semaphore;
 
@@ -168,6 +171,9 @@ pub use sync::loom_support;
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard, ConditionLock};
 pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
+#[cfg(not(loom))]
+pub use mutex_ext::MutexExt;
+pub use owned::{ArcLockGuard, ArcRLockGuard, ArcSemaphoreGuard};
 pub use event::Event;
 pub use gil::{Gil, GilGuard, GilStats};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
