@@ -265,7 +265,11 @@ impl Condvar {
     /// ```
     #[inline]
     #[track_caller]
-    pub fn wait_until<G: CondvarGuard>(&self, guard: &mut G, deadline: Instant) -> WaitTimeoutResult {
+    pub fn wait_until<G: CondvarGuard>(
+        &self,
+        guard: &mut G,
+        deadline: Instant,
+    ) -> WaitTimeoutResult {
         WaitTimeoutResult(!self.wait_core(guard.held_lock(), Deadline::At(deadline)))
     }
 
@@ -348,7 +352,12 @@ impl Condvar {
     /// ```
     #[inline]
     #[track_caller]
-    pub fn wait_until_while<G, F>(&self, guard: &mut G, deadline: Instant, condition: F) -> WaitTimeoutResult
+    pub fn wait_until_while<G, F>(
+        &self,
+        guard: &mut G,
+        deadline: Instant,
+        condition: F,
+    ) -> WaitTimeoutResult
     where
         G: CondvarGuard + DerefMut,
         F: FnMut(&mut G::Target) -> bool,
@@ -419,7 +428,12 @@ impl Condvar {
 
     #[inline]
     #[track_caller]
-    fn wait_while_core<G, F>(&self, guard: &mut G, deadline: Deadline, mut condition: F) -> WaitTimeoutResult
+    fn wait_while_core<G, F>(
+        &self,
+        guard: &mut G,
+        deadline: Deadline,
+        mut condition: F,
+    ) -> WaitTimeoutResult
     where
         G: CondvarGuard + DerefMut,
         F: FnMut(&mut G::Target) -> bool,

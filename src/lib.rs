@@ -139,10 +139,10 @@ mod barrier;
 mod condition;
 mod condvar;
 mod event;
+mod gil;
 #[cfg(not(loom))]
 mod mutex_ext;
 mod owned;
-mod gil;
 mod semaphore;
 
 // The primitives across processes, in shared memory (Linux only: the module
@@ -158,9 +158,9 @@ pub mod process;
 mod test_watchdog;
 
 pub use error::Error;
-pub use lock::{Lock, LockGuard};
 #[cfg(not(loom))]
 pub use lock::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard};
+pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard, RLockSaved, RawThreadId};
 #[cfg(not(loom))]
 pub use rlock::{ReentrantMutex, ReentrantMutexGuard};
@@ -171,11 +171,11 @@ pub use sync::loom_support;
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard, ConditionLock};
 pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
+pub use event::Event;
+pub use gil::{Gil, GilGuard, GilStats};
 #[cfg(not(loom))]
 pub use mutex_ext::MutexExt;
 pub use owned::{ArcLockGuard, ArcRLockGuard, ArcSemaphoreGuard};
-pub use event::Event;
-pub use gil::{Gil, GilGuard, GilStats};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
 
 #[cfg(not(loom))]

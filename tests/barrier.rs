@@ -731,7 +731,6 @@ fn scoped_action_borrows_and_breaks_on_panic() {
             });
         }
     });
-    drop(b);
     assert_eq!(rounds.into_inner().unwrap(), [0, 1, 2, 3]);
 
     let b = Barrier::with_scoped_action(1, || panic!("action failed"));

@@ -146,12 +146,27 @@ fn timeouts_return_holding_the_mutex() {
     let m = Mutex::new(7);
     let cv = Condvar::new();
     let mut g = m.lock();
-    assert!(cv.wait_timeout(&mut g, Duration::from_millis(2)).timed_out());
+    assert!(
+        cv.wait_timeout(&mut g, Duration::from_millis(2))
+            .timed_out()
+    );
     assert!(m.is_locked());
-    assert!(cv.wait_until(&mut g, Instant::now() + Duration::from_millis(2)).timed_out());
-    assert!(cv.wait_timeout_while(&mut g, Duration::from_millis(2), |v| *v == 7).timed_out());
-    assert!(!cv.wait_timeout_while(&mut g, Duration::from_millis(2), |v| *v != 7).timed_out());
-    assert!(cv.wait_until_while(&mut g, common::past(), |_| true).timed_out());
+    assert!(
+        cv.wait_until(&mut g, Instant::now() + Duration::from_millis(2))
+            .timed_out()
+    );
+    assert!(
+        cv.wait_timeout_while(&mut g, Duration::from_millis(2), |v| *v == 7)
+            .timed_out()
+    );
+    assert!(
+        !cv.wait_timeout_while(&mut g, Duration::from_millis(2), |v| *v != 7)
+            .timed_out()
+    );
+    assert!(
+        cv.wait_until_while(&mut g, common::past(), |_| true)
+            .timed_out()
+    );
     // A try (zero, or a past deadline) never releases the mutex.
     assert!(cv.wait_timeout(&mut g, Duration::ZERO).timed_out());
     assert!(cv.wait_until(&mut g, common::past()).timed_out());
@@ -233,7 +248,10 @@ fn two_mutexes_at_once_panics_one_after_another_is_fine() {
             let mut g = b.lock();
             cv.wait(&mut g);
         });
-        assert_eq!(msg, "a Condvar was waited on with two different mutexes at once");
+        assert_eq!(
+            msg,
+            "a Condvar was waited on with two different mutexes at once"
+        );
         assert!(!b.is_locked(), "the panic unwound through the guard");
         assert_eq!(cv.waiters(), 1);
         *a.lock() = true;
@@ -259,8 +277,14 @@ fn last_timed_out_waiter_unbinds() {
     let _watchdog = common::watchdog();
     let (a, b) = (Mutex::new(()), Mutex::new(()));
     let cv = Condvar::new();
-    assert!(cv.wait_timeout(&mut a.lock(), Duration::from_millis(1)).timed_out());
-    assert!(cv.wait_timeout(&mut b.lock(), Duration::from_millis(1)).timed_out());
+    assert!(
+        cv.wait_timeout(&mut a.lock(), Duration::from_millis(1))
+            .timed_out()
+    );
+    assert!(
+        cv.wait_timeout(&mut b.lock(), Duration::from_millis(1))
+            .timed_out()
+    );
 }
 
 /// A panicking condition leaves the mutex held by the guard, which the

@@ -22,7 +22,9 @@ fn lock_guard_moves_into_spawn_and_releases_there() {
     assert!(lock.lock_arc_until(common::past()).is_none());
     thread::spawn(move || drop(g)).join().unwrap();
     assert!(!lock.locked());
-    let g = lock.lock_arc_until(Instant::now() + common::PROMPT).unwrap();
+    let g = lock
+        .lock_arc_until(Instant::now() + common::PROMPT)
+        .unwrap();
     assert!(Arc::ptr_eq(g.lock(), &lock));
     assert_eq!(Arc::strong_count(&lock), 2, "the guard holds one Arc");
     drop(g);
@@ -43,7 +45,9 @@ fn semaphore_guards_move_into_workers() {
         w.join().unwrap();
     }
     assert_eq!(pool.available(), 2);
-    let c = pool.access_arc_until(Instant::now() + common::PROMPT).unwrap();
+    let c = pool
+        .access_arc_until(Instant::now() + common::PROMPT)
+        .unwrap();
     assert!(format!("{c:?}").starts_with("ArcSemaphoreGuard { semaphore: Semaphore"));
     assert_eq!(c.release(), Ok(()));
     assert_eq!(pool.available(), 2);
@@ -109,7 +113,10 @@ fn owned_permit_drop_never_panics() {
     let sem = Arc::new(BoundedSemaphore::new(1));
     let g: ArcSemaphoreGuard = sem.access_arc();
     sem.release().unwrap();
-    assert!(catch_unwind(AssertUnwindSafe(|| drop(g))).is_ok(), "Drop panicked");
+    assert!(
+        catch_unwind(AssertUnwindSafe(|| drop(g))).is_ok(),
+        "Drop panicked"
+    );
     assert_eq!(sem.available(), 1);
 
     let r = catch_unwind(AssertUnwindSafe(|| {

@@ -293,6 +293,9 @@ fn a_later_thread_never_inherits_an_exited_owner() {
                 .unwrap()
         })
         .count();
-    assert_eq!(inherited, 0, "later threads that took over the exited owner's lock");
+    assert_eq!(
+        inherited, 0,
+        "later threads that took over the exited owner's lock"
+    );
     assert!(r.locked());
 }

@@ -96,8 +96,7 @@ use std::time::Duration;
 ///         });
 ///     }
 /// });
-/// drop(barrier);
-/// assert_eq!(phases.into_inner(), 2);
+/// assert_eq!(phases.into_inner(), 2); // the barrier's borrow has ended
 /// ```
 pub struct Barrier<F = Box<dyn Fn() + Send + Sync>> {
     raw: RawBarrier,
@@ -237,12 +236,15 @@ impl<F: Fn() + Sync> Barrier<F> {
     /// let mut log = std::sync::Mutex::new(Vec::new());
     /// let b = pysync::Barrier::with_scoped_action(1, || log.lock().unwrap().push("phase"));
     /// b.wait().unwrap();
-    /// drop(b);
     /// assert_eq!(log.get_mut().unwrap().len(), 1);
     /// ```
     pub fn with_scoped_action(parties: usize, action: F) -> Barrier<F> {
         let Barrier { raw, timeout, .. } = Barrier::new(parties);
-        Barrier { raw, timeout, action: Some(action) }
+        Barrier {
+            raw,
+            timeout,
+            action: Some(action),
+        }
     }
 
     /// The same barrier with a default timeout for [`wait`](Barrier::wait)
@@ -255,7 +257,10 @@ impl<F: Fn() + Sync> Barrier<F> {
     /// ```
     #[must_use]
     pub fn and_timeout(self, default: Duration) -> Barrier<F> {
-        Barrier { timeout: Some(default), ..self }
+        Barrier {
+            timeout: Some(default),
+            ..self
+        }
     }
 
     blocking::barrier_forms!("b" = "pysync::Barrier::new(1)");

@@ -206,7 +206,6 @@ enum Requeued {
 }
 
 impl<B: Binding> RawCondition<B> {
-
     /// How many threads wait (a snapshot).
     #[inline]
     pub(crate) fn waiters(&self) -> usize {

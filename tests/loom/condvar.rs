@@ -83,7 +83,10 @@ fn notify_outside_the_lock_loses_nothing() {
             if !f.load(Relaxed) {
                 let r = cv.wait_timeout(&mut g, Duration::from_secs(1));
                 assert!(lock.locked());
-                assert!(r.timed_out() || f.load(Relaxed), "notified implies the flag");
+                assert!(
+                    r.timed_out() || f.load(Relaxed),
+                    "notified implies the flag"
+                );
             }
         });
 
