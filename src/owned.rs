@@ -35,7 +35,7 @@ macro_rules! arc_forms {
         impl $ty {
             #[doc = concat!("Takes ", $what, ", blocking until it can, and returns an owned guard that holds an `Arc` of it and gives it back when dropped. As `", stringify!($b), "` without `_arc`, with no lifetime.")]
             #[doc = ""]
-            #[doc = concat!("```\nlet p = std::sync::Arc::new(", $new, ");\nlet guard = p.", stringify!($b), "();\nstd::thread::spawn(move || drop(guard)).join().unwrap();\n```")]
+            #[doc = concat!("```\nlet p = std::sync::Arc::new(", $new, ");\nlet guard = p.", stringify!($b), "();\ndrop(p); // the guard holds its own Arc: no borrow\ndrop(guard);\n```")]
             #[inline]
             pub fn $b(self: &Arc<Self>) -> $guard {
                 self.acquire();
