@@ -9,7 +9,18 @@
 //!   key: `+1` in a waiter's `validate`, `-1` in its `timed_out`, `-k` in a
 //!   notifier's `unpark_requeue`/`unpark_filter` callback for the `k` threads
 //!   it moved or woke. So it always equals the length of the queue.
-//! * `lock`: the bound lock.
+//! * `binding` ([`Binding`]): nothing for a `Condition` (bound to its lock
+//!   for life); for a `Condvar`, the address of the lock its waiters wait
+//!   with, 0 while nobody waits. Set in a waiter's `validate` when the queue
+//!   is empty (a waiter with another lock is refused there: `Invalid`, the
+//!   lock never released, and the `Condvar` panics), cleared by whoever
+//!   empties the queue; always under the queue lock, so it is non-zero
+//!   exactly while `waiters` is. A `Condvar`'s notifier reads it as a guess,
+//!   requeues onto that lock's key, and touches the lock only in `validate`,
+//!   after seeing the binding unchanged under the queue lock (then a
+//!   waiter, which borrows the lock, is queued: the lock is alive); a
+//!   changed binding means the waiters it saw left and others came, and it
+//!   notifies those instead.
 //!
 //! | transition                | who                                  | ordering |
 //! |---------------------------|--------------------------------------|----------|
