@@ -3,7 +3,9 @@
 //! and pinned to one) the mean, median, p99 and max of one round trip and
 //! the context switches per round trip; for the bounded queue
 //! (`benches/queue.rs`'s workload) the time per item and the context
-//! switches per item.
+//! switches per item; for the contended lock (`benches/lock.rs`'s
+//! `lock_contended` workload: T threads, a short critical section) the
+//! same per acquisition (`lock_ops/<impl>/<T>`).
 //!
 //! ```text
 //! cargo bench --bench latency                      # everything, 3 interleaved runs each
@@ -88,6 +90,11 @@ enum Kind {
         t: usize,
         pinned: bool,
     },
+    Lock {
+        imp: &'static str,
+        t: usize,
+        pinned: bool,
+    },
 }
 
 #[derive(Default)]
@@ -143,6 +150,17 @@ fn main() {
                 cases.push(Case {
                     name: format!("condition_queue{p}{suffix}/{imp}/{t}"),
                     kind: Kind::Queue { imp, t, pinned },
+                });
+            }
+        }
+    }
+    for pinned in [false, true] {
+        for t in [2usize, 4] {
+            for imp in ["pysync", "parking_lot", "std"] {
+                let p = if pinned { "_1cpu" } else { "" };
+                cases.push(Case {
+                    name: format!("lock_ops{p}{suffix}/{imp}/{t}"),
+                    kind: Kind::Lock { imp, t, pinned },
                 });
             }
         }
@@ -221,17 +239,22 @@ fn main() {
                     c.name
                 )
             }
-            Kind::Queue { t, .. } => {
+            Kind::Queue { t, .. } | Kind::Lock { t, .. } => {
                 if !queue_header {
                     queue_header = true;
                     println!(
                         "\n{:<44} {:>10} {:>14} {:>10} {:>10}",
-                        "queue (per item)", "time/item", "20k/producer", "vcsw/item", "icsw/item"
+                        "queue (per item), lock (per acquisition)",
+                        "time/item",
+                        "20k/producer",
+                        "vcsw/item",
+                        "icsw/item"
                     );
                 }
                 acc.elapsed.sort_unstable();
                 let median = acc.elapsed[acc.elapsed.len() / 2];
-                let per_item = median.as_nanos() as f64 / (t as u64 * o.items) as f64;
+                let units_per_run = acc.units as f64 / acc.elapsed.len() as f64;
+                let per_item = median.as_nanos() as f64 / units_per_run;
                 let per_20k = per_item * t as f64 * 20_000.0;
                 println!(
                     "{:<44} {:>10} {:>14} {:>10.3} {:>10.3}",
@@ -280,6 +303,12 @@ fn run_once(
             });
             (r.elapsed, r.round_trips, r.voluntary, r.involuntary, rounds)
         }
+        Kind::Lock { imp, t, pinned } => {
+            // 20 acquisitions per queue item: the lock's are ~100x cheaper.
+            let ops = items * 20;
+            let (elapsed, v, i) = cpu::maybe_one_cpu(pinned, || lock_ops(imp, t, ops));
+            (elapsed, Vec::new(), v, i, t as u64 * ops)
+        }
         Kind::Queue { imp, t, pinned } => {
             let r = cpu::maybe_one_cpu(pinned, || queue::run_named(imp, t, items));
             (
@@ -291,4 +320,46 @@ fn run_once(
             )
         }
     }
+}
+
+/// `t` threads each take the lock `ops` times around a short critical
+/// section (`benches/lock.rs`'s `work`): (elapsed, voluntary, involuntary).
+fn lock_ops(imp: &str, t: usize, ops: u64) -> (Duration, u64, u64) {
+    fn work(x: &mut u64) {
+        for _ in 0..4 {
+            *x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+        }
+    }
+    let pysync_m = pysync::Mutex::new(0u64);
+    let pl_m = parking_lot::Mutex::new(0u64);
+    let std_m = std::sync::Mutex::new(0u64);
+    let gate = std::sync::Barrier::new(t + 1);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..t)
+            .map(|_| {
+                s.spawn(|| {
+                    gate.wait();
+                    let cs = common::thread_context_switches();
+                    for _ in 0..ops {
+                        match imp {
+                            "pysync" => work(&mut pysync_m.lock()),
+                            "parking_lot" => work(&mut pl_m.lock()),
+                            _ => work(&mut std_m.lock().unwrap()),
+                        }
+                    }
+                    let end = common::thread_context_switches();
+                    (end.0 - cs.0, end.1 - cs.1)
+                })
+            })
+            .collect();
+        gate.wait();
+        let start = std::time::Instant::now();
+        let (mut v, mut i) = (0, 0);
+        for h in hs {
+            let (a, b) = h.join().unwrap();
+            v += a;
+            i += b;
+        }
+        (start.elapsed(), v, i)
+    })
 }

@@ -7,7 +7,8 @@
 
 Runs `cargo bench --bench latency` (built first, once) under `perf stat` once
 per case (one run of that case, no warm-up) and divides the counts by the
-case's units (round trips, or items moved: T producers x items):
+case's units (round trips; items moved: T producers x items; lock
+acquisitions: T threads x 20 x items):
 
   futex_wait   FUTEX_WAIT / FUTEX_WAIT_BITSET calls (private), sleeping or not
   futex_wake   FUTEX_WAKE calls (private)
@@ -68,6 +69,10 @@ def case_names(filters):
         for t in [1, 2, 4]:
             for imp in ["pysync", "std", "parking_lot"]:
                 names.append(f"condition_queue{pin}/{imp}/{t}")
+    for pin in ["", "_1cpu"]:
+        for t in [2, 4]:
+            for imp in ["pysync", "parking_lot", "std"]:
+                names.append(f"lock_ops{pin}/{imp}/{t}")
     suffix = os.environ.get("PYSYNC_BENCH_STATE")
     if suffix:
         names = [re.sub(r"^([^/]+)", r"\1_" + suffix, n) for n in names]
@@ -97,6 +102,8 @@ def count(binary, name, rounds, items):
         sys.exit(f"no result for {name}:\n{p.stdout}\n{p.stderr}")
     m = re.search(r"/(\d+)$", name)
     units = rounds if res["kind"] == "round_trip" else int(m.group(1)) * items
+    if name.startswith("lock_ops"):
+        units *= 20  # benches/latency.rs: 20 acquisitions per queue item
     return res, [c / units for c in counts]
 
 
