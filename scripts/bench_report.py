@@ -293,6 +293,13 @@ def tails_markdown(runs, entries):
     return lines
 
 
+def loadavg():
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def markdown(pairs, unpaired, stat, results, tails=()):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -312,6 +319,13 @@ def markdown(pairs, unpaired, stat, results, tails=()):
         "  benchmark's declared throughput (elements per iteration).",
         "- Ratio = pysync time / peer time: **below 1, pysync is faster**.",
         "  Contended benchmarks at more threads than cores measure oversubscription.",
+        "- Machine states: `<group>_1cpu` runs every thread of the benchmark pinned to one",
+        "  CPU (`sched_setaffinity`, as a one-CPU container); `<group>_busy` ran beside one",
+        "  other process spinning on a CPU (`scripts/busy_neighbour.sh`).",
+        f"- Load average when this report was written: {loadavg()} (1, 5, 15 min). On a",
+        "  shared machine, trust the context-switch counts below more than the times.",
+        "- Where the time goes in the queue pattern and the one-CPU ping-pongs, and what",
+        "  changed: [fast-where-users-are.md](fast-where-users-are.md).",
         "",
         "![ratios](benchmarks.svg)",
         "",
