@@ -356,7 +356,22 @@ def markdown(pairs, unpaired, stat, results, tails=()):
     if unpaired:
         lines += ["", "## Unpaired measurements", "", "| benchmark | time |", "|---|---|"]
         lines += [f"| {r['id']} | {fmt_time(r)} |" for r in unpaired]
+    lines += hand_written_sections()
     return "\n".join(lines) + "\n"
+
+
+# Sections measured by hand (runs across processes, reports of examples) live
+# in docs/benchmarks.d/*.md and are appended verbatim, in file-name order, so a
+# regenerated report never drops them.
+SECTIONS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.d"
+
+
+def hand_written_sections():
+    out = []
+    for f in sorted(SECTIONS.glob("*.md")):
+        out += ["", f"<!-- from docs/benchmarks.d/{f.name}: edit it there -->", ""]
+        out += f.read_text().rstrip("\n").split("\n")
+    return out
 
 
 def value_text(o, p, lg, span):
