@@ -114,15 +114,38 @@ fn acquire_until<R: RawAcquire + ?Sized>(raw: &R, t: Instant) -> bool {
     }
 }
 
-/// `wait_for`'s loop, for both conditions (the caller checked that it holds
-/// the lock): `pred` first, then waits (`wait`) until it is true or the
-/// deadline has passed; `Ok` of pred's last value. A try evaluates `pred`
-/// once.
-pub(crate) fn wait_for(
+/// A condition's `wait` core, for both conditions: `Err(WaitUnacquired)`
+/// unless the caller holds the lock (`held`); a try keeps the lock and is
+/// `Ok(false)` (nothing can notify a waiter that does not wait); else
+/// `wait` (the state machine's) until the deadline's instant.
+#[inline]
+pub(crate) fn condition_wait(
+    held: bool,
+    deadline: Deadline,
+    wait: impl FnOnce(Option<Instant>) -> Result<bool, crate::Error>,
+) -> Result<bool, crate::Error> {
+    if !held {
+        Err(crate::Error::WaitUnacquired)
+    } else if deadline.is_now() {
+        Ok(false)
+    } else {
+        wait(deadline.instant())
+    }
+}
+
+/// A condition's `wait_for` core, for both conditions: `pred` first (with
+/// the lock held: `held`, else `Err(WaitUnacquired)`), then `wait` until
+/// it is true or the deadline has passed; `Ok` of pred's last value. A try
+/// evaluates `pred` once.
+pub(crate) fn condition_wait_for(
+    held: bool,
     pred: &mut dyn FnMut() -> bool,
     deadline: Deadline,
     mut wait: impl FnMut() -> Result<bool, crate::Error>,
 ) -> Result<bool, crate::Error> {
+    if !held {
+        return Err(crate::Error::WaitUnacquired);
+    }
     loop {
         if pred() {
             return Ok(true);

@@ -373,27 +373,15 @@ impl<L: ConditionLock> Condition<L> {
     // ----- the cores of the waiting forms -----------------------------------
 
     /// `Ok(true)`: notified; `Ok(false)`: timed out (the lock is held again
-    /// either way). A try (`Deadline::is_now`) keeps the lock.
+    /// either way).
     fn wait_core(&self, deadline: Deadline) -> Result<bool, Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        if deadline.is_now() {
-            return Ok(false);
-        }
-        self.raw.wait(&self.lock, deadline.instant())
+        let held = self.lock.is_held();
+        blocking::condition_wait(held, deadline, |until| self.raw.wait(&self.lock, until))
     }
 
-    /// Waits until `pred()` is true or `deadline`: `Ok` of pred's last value.
-    fn wait_for_core(
-        &self,
-        pred: &mut dyn FnMut() -> bool,
-        deadline: Deadline,
-    ) -> Result<bool, Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        blocking::wait_for(pred, deadline, || self.wait_core(deadline))
+    fn wait_for_core(&self, pred: &mut dyn FnMut() -> bool, d: Deadline) -> Result<bool, Error> {
+        let held = self.lock.is_held();
+        blocking::condition_wait_for(held, pred, d, || self.wait_core(d))
     }
 }
 

@@ -130,23 +130,13 @@ impl RawEvent {
                 }
             }
             // Park only while the flag is down and PARKED_BIT up, so a `set`
-            // is bound to see us. Relaxed: queue lock.
+            // is bound to see us. Relaxed (both): queue lock.
             let validate = || self.state.load(Ordering::Relaxed) == PARKED_BIT;
             let before_sleep = || self.before_sleep();
-            let timed_out = |_key, was_last| {
-                if was_last {
-                    // Relaxed: queue lock.
-                    self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
-                }
-            };
-            let result = park::park(
-                self.key(),
-                validate,
-                before_sleep,
-                timed_out,
-                token::DEFAULT,
-                deadline,
-            );
+            let clear_mark = || _ = self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
+            let (key, token) = (self.key(), token::DEFAULT);
+            let result =
+                park::park_waiter(key, validate, before_sleep, clear_mark, token, deadline);
             match result {
                 // Woken by `set`: true, whatever the flag is now. The wake-up
                 // (through the queue lock) orders the setter's work first.

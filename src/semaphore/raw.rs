@@ -282,22 +282,19 @@ impl RawSemaphore {
             }
             // Park only while the word is WAITERS, so a release is bound to
             // take the slow path, and to run its hand-off under the queue
-            // lock after we are queued. Relaxed: queue lock.
+            // lock after we are queued. The last waiter to time out leaves
+            // the queue empty (and we were in it, so the word is WAITERS):
+            // nobody waits any more, and no permit is available. Relaxed
+            // (both): queue lock.
             let validate = || self.state.load(Ordering::Relaxed) == WAITERS;
-            let timed_out = |_key, was_last| {
-                if was_last {
-                    // The queue is now empty (and we were in it, so the word
-                    // is WAITERS): nobody waits any more, and no permit is
-                    // available. Relaxed: queue lock.
-                    self.state.store(0, Ordering::Relaxed);
-                }
-            };
-            let result = park::park(
-                self.key(),
+            let clear_mark = || self.state.store(0, Ordering::Relaxed);
+            let (key, token) = (self.key(), token::DEFAULT);
+            let result = park::park_waiter(
+                key,
                 validate,
                 Self::before_sleep,
-                timed_out,
-                token::DEFAULT,
+                clear_mark,
+                token,
                 deadline,
             );
             match result {
