@@ -214,8 +214,8 @@ forward_condition_lock!(&L, Arc<L>);
 /// t.join().unwrap();
 /// ```
 pub struct Condition<L: ConditionLock = RLock> {
-    raw: RawCondition,
-    lock: L,
+    /// The state machine, with the bound lock (`raw.lock`).
+    raw: RawCondition<L>,
 }
 
 impl Condition<RLock> {
@@ -230,7 +230,7 @@ impl Condition<RLock> {
         #[must_use]
         #[inline]
         pub fn new() -> Condition<RLock> {
-            Condition { raw: RawCondition::new(), lock: RLock::new() }
+            Condition { raw: RawCondition::new(RLock::new()) }
         }
     }
 }
@@ -258,7 +258,7 @@ impl<L: ConditionLock> Condition<L> {
         #[must_use]
         #[inline]
         pub fn with_lock(lock: L) -> Condition<L> {
-            Condition { raw: RawCondition::new(), lock }
+            Condition { raw: RawCondition::new(lock) }
         }
     }
 
@@ -270,7 +270,7 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn lock_ref(&self) -> &L {
-        &self.lock
+        &self.raw.lock
     }
 
     /// Unbinds the lock and returns it.
@@ -282,10 +282,10 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn into_inner(self) -> L {
-        self.lock
+        self.raw.lock
     }
 
-    blocking::acquire_forms!("the bound lock", "cond" = "pysync::Condition::with_lock(pysync::Lock::new())"; |c| &c.lock);
+    blocking::acquire_forms!("the bound lock", "cond" = "pysync::Condition::with_lock(pysync::Lock::new())"; |c| &c.raw.lock);
 
     /// Releases the bound lock (one level of an RLock), with the lock's own
     /// error if it is not held.
@@ -297,7 +297,7 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn release(&self) -> Result<(), Error> {
-        self.lock.release()
+        self.raw.lock.release()
     }
 
     /// Acquires the bound lock and returns a guard that releases it on drop
@@ -313,7 +313,7 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn lock(&self) -> ConditionGuard<'_, L> {
-        blocking::acquire(&self.lock, Deadline::Never);
+        blocking::acquire(&self.raw.lock, Deadline::Never);
         ConditionGuard {
             cond: self,
             _not_send: PhantomData,
@@ -337,10 +337,10 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn notify(&self, n: usize) -> Result<(), Error> {
-        if !self.lock.is_held() {
+        if !self.raw.lock.is_held() {
             return Err(Error::NotifyUnacquired);
         }
-        self.raw.notify(&self.lock, n);
+        self.raw.notify(n);
         Ok(())
     }
 
@@ -375,12 +375,12 @@ impl<L: ConditionLock> Condition<L> {
     /// `Ok(true)`: notified; `Ok(false)`: timed out (the lock is held again
     /// either way).
     fn wait_core(&self, deadline: Deadline) -> Result<bool, Error> {
-        let held = self.lock.is_held();
-        blocking::condition_wait(held, deadline, |until| self.raw.wait(&self.lock, until))
+        let held = self.raw.lock.is_held();
+        blocking::condition_wait(held, deadline, |until| self.raw.wait(until))
     }
 
     fn wait_for_core(&self, pred: &mut dyn FnMut() -> bool, d: Deadline) -> Result<bool, Error> {
-        let held = self.lock.is_held();
+        let held = self.raw.lock.is_held();
         blocking::condition_wait_for(held, pred, d, || self.wait_core(d))
     }
 }
@@ -394,7 +394,7 @@ impl<L: ConditionLock + fmt::Debug> fmt::Debug for Condition<L> {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Condition")
-            .field("lock", &self.lock)
+            .field("lock", &self.raw.lock)
             .field("waiters", &self.raw.waiters())
             .finish()
     }
@@ -422,7 +422,7 @@ impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
     fn drop(&mut self) {
         // The guard proves the acquisition; an Err only means the caller (or,
         // for a Lock, another thread) already released it by hand.
-        let _ = self.cond.lock.release();
+        let _ = self.cond.raw.lock.release();
     }
 }
 

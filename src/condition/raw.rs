@@ -9,6 +9,9 @@
 //!   key: `+1` in a waiter's `validate`, `-1` in its `timed_out`, `-k` in a
 //!   notifier's `unpark_requeue`/`unpark_filter` callback for the `k` threads
 //!   it moved or woke. So it always equals the length of the queue.
+//! * `notified`: how many waiters notifiers have moved or woken so far
+//!   (wrapping). Only a hint for a spinning waiter (see below); changed under
+//!   the queue lock with `waiters -= k`.
 //! * `lock`: the bound lock.
 //!
 //! | transition                | who                                  | ordering |
@@ -17,12 +20,24 @@
 //! | `waiters -= 1`            | waiter timing out on the condition    | Relaxed, under the queue lock |
 //! | `waiters -= k`            | notifier, moving `k` waiters          | Relaxed, under the queue lock |
 //! | read, `notify` fast path  | notifier holding the lock             | Relaxed: the lock's Acquire orders it after every registration |
+//! | `notified += k`           | notifier, moving or waking `k` waiters | Relaxed, under the queue lock |
+//! | read `notified`           | the first waiter, spinning            | Relaxed: a hint; the wake-up itself comes from park |
 //!
 //! # Waiting without losing a wake-up
 //! A waiter queues itself on the condition's key first and releases the lock
 //! in park's `before_sleep` (after the queue lock is dropped, so the release
 //! may unpark lock waiters). A notifier must hold the lock, so it runs after
 //! that release, when the waiter is already in the queue.
+//!
+//! # Spinning before sleeping
+//! After releasing the lock, the waiter at the head of the queue (nobody
+//! ahead of it when it queued) spins briefly (`sync::spin_before_sleep`:
+//! pauses only, a few µs, never with one CPU) until it sees that it was
+//! notified (`notified` moved since it queued: FIFO, so the notification was
+//! its own) and the lock is free (the notifier's release has woken it), so
+//! that `park` returns without a futex sleep. It stops at once then: a waiter
+//! that spins on after its wake-up only burns the CPU its notifier needs.
+//! Waiters further back do not spin: their notification is not next.
 //!
 //! With the `deadlock_detection` feature, the waiter drops its detector
 //! record of the lock *before* parking and `before_sleep` releases the lock
@@ -50,23 +65,34 @@
 
 use super::sealed::Sealed;
 use crate::error::Error;
+use crate::lock::Lock;
 use crate::park::{self, FilterOp, ParkResult, RequeueOp, token};
-use crate::sync::{AtomicUsize, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, spin_before_sleep};
 use core::cell::Cell;
 use std::time::Instant;
 
-/// A condition's own state: how many threads are parked on its key.
-pub(crate) struct RawCondition {
+/// A condition's state: how many threads are parked on its key, how many
+/// were notified so far, and the bound lock (a field here rather than in
+/// `Condition`, so the three pack into 16 bytes with a `Lock`).
+pub(crate) struct RawCondition<L> {
     /// Threads parked on this condition's key (the address of this word).
     waiters: AtomicUsize,
+    /// Waiters notified so far, wrapping (a hint for the spinning waiter).
+    notified: AtomicU32,
+    /// The bound lock.
+    pub(crate) lock: L,
 }
 
-impl RawCondition {
+impl<L> RawCondition<L> {
     loom_const_fn! {
-        /// Nobody waiting.
+        /// Bound to `lock`; nobody waiting.
         #[inline]
-        pub(crate) fn new() -> RawCondition {
-            RawCondition { waiters: AtomicUsize::new(0) }
+        pub(crate) fn new(lock: L) -> RawCondition<L> {
+            RawCondition {
+                waiters: AtomicUsize::new(0),
+                notified: AtomicU32::new(0),
+                lock,
+            }
         }
     }
 
@@ -83,32 +109,33 @@ impl RawCondition {
     fn key(&self) -> usize {
         park::key_of(&self.waiters)
     }
+}
 
-    /// Wakes at most `n` waiters, longest first; the caller holds `lock`.
+impl<L: Sealed> RawCondition<L> {
+    /// Wakes at most `n` waiters, longest first; the caller holds the lock.
     /// With nobody waiting, one load.
     #[inline]
-    pub(crate) fn notify<L: Sealed + ?Sized>(&self, lock: &L, n: usize) {
+    pub(crate) fn notify(&self, n: usize) {
         // Relaxed: every waiter registered (under the queue lock) before it
         // released the lock, and we acquired the lock after that release, so
         // its increment happens-before this load. Stale non-zero values
         // (waiters that timed out) are rechecked under the queue lock.
         if n != 0 && self.waiters.load(Ordering::Relaxed) != 0 {
-            self.notify_slow(lock, n);
+            self.notify_slow(n);
         }
     }
 
-    /// Queues, releases `lock` (which the caller holds: checked), sleeps
-    /// until notified or `deadline`, takes `lock` back: `Ok(true)`:
+    /// Queues, releases the lock (which the caller holds: checked), sleeps
+    /// until notified or `deadline`, takes the lock back: `Ok(true)`:
     /// notified; `Ok(false)`: timed out. The lock is held again.
-    pub(crate) fn wait<L: Sealed + ?Sized>(
-        &self,
-        lock: &L,
-        deadline: Option<Instant>,
-    ) -> Result<bool, Error> {
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+        let lock = &self.lock;
         let raw = lock.raw_lock();
         let key = self.key();
         let saved = Cell::new(None);
         let requeued = Cell::new(false);
+        // (waiters ahead of us, `notified`) when we queued.
+        let ticket = Cell::new((0usize, 0u32));
         // Deadlock detector (nothing when the feature is off): drop our
         // record of the lock now, before parking. `before_sleep` releases
         // the lock itself without bookkeeping: parking_lot_core forbids it
@@ -120,13 +147,15 @@ impl RawCondition {
         let validate = || {
             // Relaxed: queue lock (the release in before_sleep publishes it
             // to notifiers).
-            self.waiters.fetch_add(1, Ordering::Relaxed);
+            let ahead = self.waiters.fetch_add(1, Ordering::Relaxed);
+            ticket.set((ahead, self.notified.load(Ordering::Relaxed)));
             true
         };
-        // Queued: now the lock may go (and may unpark lock waiters).
+        // Queued: now the lock may go (and may unpark lock waiters). Then
+        // the spin point.
         let before_sleep = || {
             saved.set(lock.release_save_untracked());
-            Self::before_sleep();
+            self.before_sleep(raw, ticket.get());
         };
         let timed_out = |timed_out_key, was_last| {
             if timed_out_key == key {
@@ -178,20 +207,23 @@ impl RawCondition {
     }
 
     /// A queued waiter's `before_sleep`, once the lock is released (the
-    /// spin point): spin a few µs before sleeping. A notify and the
-    /// notifier's release during the spin wake us before we sleep, so `park`
-    /// returns without a futex sleep (ping-pong). Bounded (`SpinWait`); only
-    /// delays the sleep; never under loom.
+    /// spin point): if we are next to be notified (`ahead == 0`), spin a few
+    /// µs until our notification and the notifier's release have woken us,
+    /// so `park` returns without a futex sleep (ping-pong, queues); see
+    /// "Spinning before sleeping". Only reads; only delays the sleep; never
+    /// under loom.
     #[inline]
-    fn before_sleep() {
-        let mut spin = SpinWait::new();
-        while spin.spin() {}
+    fn before_sleep(&self, lock: &Lock, (ahead, seen): (usize, u32)) {
+        if ahead == 0 {
+            // Relaxed: hints (see the state table).
+            spin_before_sleep(|| self.notified.load(Ordering::Relaxed) != seen && !lock.locked());
+        }
     }
 
     #[cold]
     #[inline(never)]
-    fn notify_slow<L: Sealed + ?Sized>(&self, lock: &L, n: usize) {
-        let raw = lock.raw_lock();
+    fn notify_slow(&self, n: usize) {
+        let raw = self.lock.raw_lock();
         let key = self.key();
         let mut left = n;
         while left != 0 {
@@ -218,10 +250,10 @@ impl RawCondition {
             let callback = |_op, r: park::UnparkResult| {
                 // Relaxed: queue lock. (Wrapping: no arithmetic here may
                 // panic; the sum is at most the waiters counted.)
-                self.waiters.fetch_sub(
-                    r.requeued_threads.wrapping_add(r.unparked_threads),
-                    Ordering::Relaxed,
-                );
+                let moved = r.requeued_threads.wrapping_add(r.unparked_threads);
+                self.waiters.fetch_sub(moved, Ordering::Relaxed);
+                // Relaxed: a hint, under the queue lock. Wrapping.
+                self.notified.fetch_add(moved as u32, Ordering::Relaxed);
                 token::RETRY
             };
             let result = park::unpark_requeue(key, raw.key(), validate, callback);
@@ -251,6 +283,9 @@ impl RawCondition {
             // Relaxed: queue lock.
             self.waiters
                 .fetch_sub(r.unparked_threads, Ordering::Relaxed);
+            // Relaxed: a hint, under the queue lock. Wrapping.
+            self.notified
+                .fetch_add(r.unparked_threads as u32, Ordering::Relaxed);
             token::RETRY
         };
         park::unpark_filter(self.key(), filter, callback);

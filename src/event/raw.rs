@@ -28,7 +28,7 @@
 use crate::blocking::RawAcquire;
 use crate::deadline;
 use crate::park::{self, FilterOp, ParkResult, token};
-use crate::sync::{AtomicU8, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU8, Ordering, loom_const_fn, spin_before_sleep};
 use std::time::Instant;
 
 /// The flag.
@@ -151,14 +151,14 @@ impl RawEvent {
     }
 
     /// A queued waiter's `before_sleep` (the spin point): spin a few µs
-    /// before sleeping. A `set` during the spin wakes us before we sleep,
-    /// so `park` returns without a futex sleep (ping-pong, hand-over
-    /// signals). Only reads; never spins under loom.
+    /// before sleeping (where that can help: `sync::spin_before_sleep`). A
+    /// `set` during the spin wakes us before we sleep, so `park` returns
+    /// without a futex sleep (ping-pong, hand-over signals). Only reads;
+    /// never spins under loom.
     #[inline]
     fn before_sleep(&self) {
-        let mut spin = SpinWait::new();
         // Relaxed: a snapshot; the result comes from the token.
-        while self.state.load(Ordering::Relaxed) & SET_BIT == 0 && spin.spin() {}
+        spin_before_sleep(|| self.state.load(Ordering::Relaxed) & SET_BIT != 0);
     }
 
     /// `set` with waiters: raises the flag and wakes every queued waiter in
