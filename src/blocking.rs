@@ -14,6 +14,7 @@
 //! | [`event_forms!`] | `wait`, `try_wait`, `wait_timeout`, `wait_until` | [`RawAcquire`] | `Event`, `process::Event` |
 //! | [`condition_forms!`] | `wait`, `wait_timeout`, `wait_until`, `wait_for`… | `wait_core(Deadline)`, `wait_for_core(pred, Deadline)` | `Condition`, `process::Condition` |
 //! | [`barrier_forms!`] | `wait`, `wait_timeout`, `wait_until` | `wait_core(Deadline)` | `Barrier`, `process::Barrier` |
+//! | [`condition_guard!`] | the `ConditionGuard` type (releases on drop) | the bound lock's `release` | `Condition`, `process::Condition` |
 //!
 //! # One timeout rule
 //! Every form turns its argument into a [`Deadline`] the same way
@@ -492,6 +493,48 @@ macro_rules! barrier_forms {
     };
 }
 pub(crate) use barrier_forms;
+
+/// A condition's guard type, `ConditionGuard<'a, L>` (for the `Condition`
+/// and `ConditionLock` in scope): holds the condition, is `!Send` (an RLock
+/// must be released by its owner) and releases one level of the lock on
+/// drop. `condition_guard!(#[doc = ...] "ConditionGuard"; |c| &c.raw.lock)`:
+/// the docs, the name `Debug` shows, and where the bound lock is.
+macro_rules! condition_guard {
+    ($(#[$attr:meta])* $debug:literal; |$c:ident| $lock:expr) => {
+        $(#[$attr])*
+        #[must_use = "the lock is released as soon as the guard is dropped"]
+        pub struct ConditionGuard<'a, L: ConditionLock> {
+            cond: &'a Condition<L>,
+            _not_send: core::marker::PhantomData<*const ()>,
+        }
+
+        impl<'a, L: ConditionLock> ConditionGuard<'a, L> {
+            /// The guard of a lock the caller just acquired.
+            #[inline]
+            fn new(cond: &'a Condition<L>) -> Self {
+                ConditionGuard { cond, _not_send: core::marker::PhantomData }
+            }
+        }
+
+        impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
+            #[inline]
+            fn drop(&mut self) {
+                // The guard proves the acquisition; an Err only means the
+                // caller (or, for a Lock, another thread) already released
+                // it by hand.
+                let $c = self.cond;
+                let _ = $lock.release();
+            }
+        }
+
+        impl<L: ConditionLock + core::fmt::Debug> core::fmt::Debug for ConditionGuard<'_, L> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct($debug).field("cond", self.cond).finish()
+            }
+        }
+    };
+}
+pub(crate) use condition_guard;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,6 @@ use crate::lock::Lock;
 use crate::rlock::{RLock, RLockSaved};
 use crate::sync::loom_const_fn;
 use core::fmt;
-use core::marker::PhantomData;
 use raw::RawCondition;
 use std::sync::Arc;
 
@@ -314,10 +313,7 @@ impl<L: ConditionLock> Condition<L> {
     #[inline]
     pub fn lock(&self) -> ConditionGuard<'_, L> {
         blocking::acquire(&self.raw.lock, Deadline::Never);
-        ConditionGuard {
-            cond: self,
-            _not_send: PhantomData,
-        }
+        ConditionGuard::new(self)
     }
 
     blocking::condition_forms!("cond" = "pysync::Condition::new()");
@@ -400,38 +396,19 @@ impl<L: ConditionLock + fmt::Debug> fmt::Debug for Condition<L> {
     }
 }
 
-/// RAII guard of a [`Condition`]'s lock: releases it (one level) on drop.
-/// Returned by [`Condition::lock`]. `!Send`, since an RLock must be released
-/// by its owner.
-///
-/// ```
-/// let cond = pysync::Condition::new();
-/// let g = cond.lock();
-/// assert!(cond.lock_ref().is_owned());
-/// drop(g);
-/// assert!(!cond.lock_ref().locked());
-/// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct ConditionGuard<'a, L: ConditionLock> {
-    cond: &'a Condition<L>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
-    #[inline]
-    fn drop(&mut self) {
-        // The guard proves the acquisition; an Err only means the caller (or,
-        // for a Lock, another thread) already released it by hand.
-        let _ = self.cond.raw.lock.release();
-    }
-}
-
-impl<L: ConditionLock + fmt::Debug> fmt::Debug for ConditionGuard<'_, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConditionGuard")
-            .field("cond", self.cond)
-            .finish()
-    }
+blocking::condition_guard! {
+    /// RAII guard of a [`Condition`]'s lock: releases it (one level) on drop.
+    /// Returned by [`Condition::lock`]. `!Send`, since an RLock must be released
+    /// by its owner.
+    ///
+    /// ```
+    /// let cond = pysync::Condition::new();
+    /// let g = cond.lock();
+    /// assert!(cond.lock_ref().is_owned());
+    /// drop(g);
+    /// assert!(!cond.lock_ref().locked());
+    /// ```
+    "ConditionGuard"; |c| &c.raw.lock
 }
 
 #[cfg(not(loom))]

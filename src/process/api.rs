@@ -1115,10 +1115,7 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     pub fn lock(&self) -> ConditionGuard<'_, L> {
         blocking::acquire(&self.lock, Deadline::Never);
-        ConditionGuard {
-            cond: self,
-            _not_send: PhantomData,
-        }
+        ConditionGuard::new(self)
     }
 
     blocking::condition_forms!("cond" = "r.condition(\"c\")?" in process);
@@ -1203,33 +1200,17 @@ impl<L: ConditionLock + fmt::Debug> fmt::Debug for Condition<L> {
     }
 }
 
-/// Guard of a [`Condition`]'s lock.
-///
-/// ```
-/// let r = pysync::process::Region::anonymous(1 << 20)?;
-/// let c = r.condition("c")?;
-/// drop(c.lock());
-/// assert!(!c.lock_ref().locked());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct ConditionGuard<'a, L: ConditionLock> {
-    cond: &'a Condition<L>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
-    fn drop(&mut self) {
-        let _ = self.cond.lock.release();
-    }
-}
-
-impl<L: ConditionLock + fmt::Debug> fmt::Debug for ConditionGuard<'_, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("process::ConditionGuard")
-            .field("cond", self.cond)
-            .finish()
-    }
+blocking::condition_guard! {
+    /// Guard of a [`Condition`]'s lock.
+    ///
+    /// ```
+    /// let r = pysync::process::Region::anonymous(1 << 20)?;
+    /// let c = r.condition("c")?;
+    /// drop(c.lock());
+    /// assert!(!c.lock_ref().locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    "process::ConditionGuard"; |c| &c.lock
 }
 
 // ===========================================================================
