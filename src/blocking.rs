@@ -96,17 +96,29 @@ impl<R: RawAcquire + ?Sized> RawAcquire for std::sync::Arc<R> {
 }
 
 /// The core of every acquire-like form: the one timeout rule, applied.
-#[inline]
+/// Always inlined: each form passes a constant variant, so the match folds
+/// away and the form is `try_fast` plus a call (everything that reads the
+/// clock is behind that call).
+#[inline(always)]
 pub(crate) fn acquire<R: RawAcquire + ?Sized>(raw: &R, deadline: Deadline) -> bool {
     match deadline {
         Deadline::Never => raw.try_fast() || raw.acquire_slow(None),
         Deadline::Now => raw.try_acquire(),
+        Deadline::After(d) => raw.try_fast() || acquire_after(raw, d),
         Deadline::At(t) => raw.try_fast() || acquire_until(raw, t),
     }
 }
 
+/// After a failed fast attempt, a timeout (not zero, so a real wait): the
+/// clock is read only now.
+#[inline(never)]
+fn acquire_after<R: RawAcquire + ?Sized>(raw: &R, timeout: std::time::Duration) -> bool {
+    raw.acquire_slow(crate::deadline::after(timeout))
+}
+
 /// After a failed fast attempt: a past deadline is a try, a future one a
 /// wait.
+#[inline(never)]
 fn acquire_until<R: RawAcquire + ?Sized>(raw: &R, t: Instant) -> bool {
     if Deadline::At(t).is_now() {
         raw.try_acquire()
@@ -135,18 +147,20 @@ pub(crate) fn condition_wait(
 }
 
 /// A condition's `wait_for` core, for both conditions: `pred` first (with
-/// the lock held: `held`, else `Err(WaitUnacquired)`), then `wait` until
-/// it is true or the deadline has passed; `Ok` of pred's last value. A try
-/// evaluates `pred` once.
+/// the lock held: `held`, else `Err(WaitUnacquired)`), then `wait` (given
+/// the deadline, fixed once for the whole call) until it is true or the
+/// deadline has passed; `Ok` of pred's last value. A try evaluates `pred`
+/// once.
 pub(crate) fn condition_wait_for(
     held: bool,
     pred: &mut dyn FnMut() -> bool,
     deadline: Deadline,
-    mut wait: impl FnMut() -> Result<bool, crate::Error>,
+    mut wait: impl FnMut(Deadline) -> Result<bool, crate::Error>,
 ) -> Result<bool, crate::Error> {
     if !held {
         return Err(crate::Error::WaitUnacquired);
     }
+    let deadline = deadline.fixed();
     loop {
         if pred() {
             return Ok(true);
@@ -154,7 +168,7 @@ pub(crate) fn condition_wait_for(
         if deadline.is_now() {
             return Ok(false);
         }
-        wait()?;
+        wait(deadline)?;
     }
 }
 

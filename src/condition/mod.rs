@@ -377,7 +377,7 @@ impl<L: ConditionLock> Condition<L> {
 
     fn wait_for_core(&self, pred: &mut dyn FnMut() -> bool, d: Deadline) -> Result<bool, Error> {
         let held = self.raw.lock.is_held();
-        blocking::condition_wait_for(held, pred, d, || self.wait_core(d))
+        blocking::condition_wait_for(held, pred, d, |d| self.wait_core(d))
     }
 }
 
