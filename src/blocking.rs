@@ -14,6 +14,7 @@
 //! | [`event_forms!`] | `wait`, `try_wait`, `wait_timeout`, `wait_until` | [`RawAcquire`] | `Event`, `process::Event` |
 //! | [`condition_forms!`] | `wait`, `wait_timeout`, `wait_until`, `wait_for`… | `wait_core(Deadline)`, `wait_for_core(pred, Deadline)` | `Condition`, `process::Condition` |
 //! | [`barrier_forms!`] | `wait`, `wait_timeout`, `wait_until` | `wait_core(Deadline)` | `Barrier`, `process::Barrier` |
+//! | [`condition_guard!`] | the `ConditionGuard` type (releases on drop) | the bound lock's `release` | `Condition`, `process::Condition` |
 //!
 //! # One timeout rule
 //! Every form turns its argument into a [`Deadline`] the same way
@@ -95,17 +96,29 @@ impl<R: RawAcquire + ?Sized> RawAcquire for std::sync::Arc<R> {
 }
 
 /// The core of every acquire-like form: the one timeout rule, applied.
-#[inline]
+/// Always inlined: each form passes a constant variant, so the match folds
+/// away and the form is `try_fast` plus a call (everything that reads the
+/// clock is behind that call).
+#[inline(always)]
 pub(crate) fn acquire<R: RawAcquire + ?Sized>(raw: &R, deadline: Deadline) -> bool {
     match deadline {
         Deadline::Never => raw.try_fast() || raw.acquire_slow(None),
         Deadline::Now => raw.try_acquire(),
+        Deadline::After(d) => raw.try_fast() || acquire_after(raw, d),
         Deadline::At(t) => raw.try_fast() || acquire_until(raw, t),
     }
 }
 
+/// After a failed fast attempt, a timeout (not zero, so a real wait): the
+/// clock is read only now.
+#[inline(never)]
+fn acquire_after<R: RawAcquire + ?Sized>(raw: &R, timeout: std::time::Duration) -> bool {
+    raw.acquire_slow(crate::deadline::after(timeout))
+}
+
 /// After a failed fast attempt: a past deadline is a try, a future one a
 /// wait.
+#[inline(never)]
 fn acquire_until<R: RawAcquire + ?Sized>(raw: &R, t: Instant) -> bool {
     if Deadline::At(t).is_now() {
         raw.try_acquire()
@@ -114,15 +127,40 @@ fn acquire_until<R: RawAcquire + ?Sized>(raw: &R, t: Instant) -> bool {
     }
 }
 
-/// `wait_for`'s loop, for both conditions (the caller checked that it holds
-/// the lock): `pred` first, then waits (`wait`) until it is true or the
+/// A condition's `wait` core, for both conditions: `Err(WaitUnacquired)`
+/// unless the caller holds the lock (`held`); a try keeps the lock and is
+/// `Ok(false)` (nothing can notify a waiter that does not wait); else
+/// `wait` (the state machine's) until the deadline's instant.
+#[inline]
+pub(crate) fn condition_wait(
+    held: bool,
+    deadline: Deadline,
+    wait: impl FnOnce(Option<Instant>) -> Result<bool, crate::Error>,
+) -> Result<bool, crate::Error> {
+    if !held {
+        Err(crate::Error::WaitUnacquired)
+    } else if deadline.is_now() {
+        Ok(false)
+    } else {
+        wait(deadline.instant())
+    }
+}
+
+/// A condition's `wait_for` core, for both conditions: `pred` first (with
+/// the lock held: `held`, else `Err(WaitUnacquired)`), then `wait` (given
+/// the deadline, fixed once for the whole call) until it is true or the
 /// deadline has passed; `Ok` of pred's last value. A try evaluates `pred`
 /// once.
-pub(crate) fn wait_for(
+pub(crate) fn condition_wait_for(
+    held: bool,
     pred: &mut dyn FnMut() -> bool,
     deadline: Deadline,
-    mut wait: impl FnMut() -> Result<bool, crate::Error>,
+    mut wait: impl FnMut(Deadline) -> Result<bool, crate::Error>,
 ) -> Result<bool, crate::Error> {
+    if !held {
+        return Err(crate::Error::WaitUnacquired);
+    }
+    let deadline = deadline.fixed();
     loop {
         if pred() {
             return Ok(true);
@@ -130,7 +168,7 @@ pub(crate) fn wait_for(
         if deadline.is_now() {
             return Ok(false);
         }
-        wait()?;
+        wait(deadline)?;
     }
 }
 
@@ -469,6 +507,48 @@ macro_rules! barrier_forms {
     };
 }
 pub(crate) use barrier_forms;
+
+/// A condition's guard type, `ConditionGuard<'a, L>` (for the `Condition`
+/// and `ConditionLock` in scope): holds the condition, is `!Send` (an RLock
+/// must be released by its owner) and releases one level of the lock on
+/// drop. `condition_guard!(#[doc = ...] "ConditionGuard"; |c| &c.raw.lock)`:
+/// the docs, the name `Debug` shows, and where the bound lock is.
+macro_rules! condition_guard {
+    ($(#[$attr:meta])* $debug:literal; |$c:ident| $lock:expr) => {
+        $(#[$attr])*
+        #[must_use = "the lock is released as soon as the guard is dropped"]
+        pub struct ConditionGuard<'a, L: ConditionLock> {
+            cond: &'a Condition<L>,
+            _not_send: core::marker::PhantomData<*const ()>,
+        }
+
+        impl<'a, L: ConditionLock> ConditionGuard<'a, L> {
+            /// The guard of a lock the caller just acquired.
+            #[inline]
+            fn new(cond: &'a Condition<L>) -> Self {
+                ConditionGuard { cond, _not_send: core::marker::PhantomData }
+            }
+        }
+
+        impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
+            #[inline]
+            fn drop(&mut self) {
+                // The guard proves the acquisition; an Err only means the
+                // caller (or, for a Lock, another thread) already released
+                // it by hand.
+                let $c = self.cond;
+                let _ = $lock.release();
+            }
+        }
+
+        impl<L: ConditionLock + core::fmt::Debug> core::fmt::Debug for ConditionGuard<'_, L> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct($debug).field("cond", self.cond).finish()
+            }
+        }
+    };
+}
+pub(crate) use condition_guard;
 
 #[cfg(test)]
 mod tests;

@@ -24,20 +24,34 @@ pub(crate) enum Deadline {
     Never,
     /// Do not wait: one non-blocking try.
     Now,
+    /// Wait at most this long (never zero: that is `Now`), counted from when
+    /// the instant is first needed ([`instant`](Deadline::instant),
+    /// [`fixed`](Deadline::fixed)): after the uncontended attempt failed, so
+    /// a timed form that succeeds at once reads no clock.
+    After(Duration),
     /// Wait until this instant at the latest (one already past: as `Now`).
     At(Instant),
 }
 
 impl Deadline {
-    /// The deadline `timeout` from now.
+    /// The deadline `timeout` from now (the clock is read when the instant
+    /// is first needed: see [`After`](Deadline::After)).
     #[inline]
     pub(crate) fn after(timeout: Duration) -> Deadline {
         if timeout.is_zero() {
-            return Deadline::Now;
+            Deadline::Now
+        } else {
+            Deadline::After(timeout)
         }
-        match after(timeout) {
-            Some(t) => Deadline::At(t),
-            None => Deadline::Never,
+    }
+
+    /// The same deadline with a relative timeout turned into its instant
+    /// (from now), for a caller that waits more than once against it.
+    #[inline]
+    pub(crate) fn fixed(self) -> Deadline {
+        match self {
+            Deadline::After(d) => after(d).map_or(Deadline::Never, Deadline::At),
+            other => other,
         }
     }
 
@@ -46,7 +60,7 @@ impl Deadline {
     #[inline]
     pub(crate) fn is_now(self) -> bool {
         match self {
-            Deadline::Never => false,
+            Deadline::Never | Deadline::After(_) => false,
             Deadline::Now => true,
             Deadline::At(t) => expired(Some(t)),
         }
@@ -59,6 +73,7 @@ impl Deadline {
         match self {
             Deadline::Never => None,
             Deadline::Now => Some(Instant::now()),
+            Deadline::After(d) => after(d),
             Deadline::At(t) => Some(t),
         }
     }
@@ -145,12 +160,21 @@ mod tests {
     fn the_one_timeout_rule() {
         let _watchdog = crate::test_watchdog::watchdog();
         assert_eq!(Deadline::after(Duration::ZERO), Deadline::Now);
-        assert_eq!(Deadline::after(Duration::MAX), Deadline::Never);
+        // Duration::MAX: forever, whether asked for the instant or fixed.
+        assert_eq!(Deadline::after(Duration::MAX).instant(), None);
+        assert_eq!(Deadline::after(Duration::MAX).fixed(), Deadline::Never);
         assert!(Deadline::Now.is_now());
         assert!(!Deadline::Never.is_now());
         assert!(Deadline::At(Instant::now()).is_now());
+        // A relative timeout reads no clock until its instant is needed.
         let later = Deadline::after(Duration::from_secs(3600));
-        assert!(matches!(later, Deadline::At(_)) && !later.is_now());
+        assert_eq!(later, Deadline::After(Duration::from_secs(3600)));
+        assert!(!later.is_now());
+        let before = Instant::now();
+        let fixed = later.fixed();
+        assert!(matches!(fixed, Deadline::At(t) if t >= before + Duration::from_secs(3600)));
+        assert!(!fixed.is_now());
+        assert_eq!(fixed.fixed(), fixed, "fixing is idempotent");
         assert_eq!(Deadline::Never.instant(), None);
         assert!(Deadline::Now.instant().is_some());
     }

@@ -25,7 +25,8 @@ use std::time::Duration;
 ///   is called, or when the action panics: every thread waiting gets
 ///   `Err(Error::BrokenBarrier)`, and so does every later `wait`, until
 ///   [`reset`](Barrier::reset).
-/// * Waiting threads spin briefly (a few µs, already queued) and then park;
+/// * Waiting threads spin briefly (a few µs, already queued, only where that
+///   can help: more than one CPU, no `sched_yield`) and then park;
 ///   a round is released with one wake-up call, and released threads never
 ///   touch the barrier again, so the next round can start at once.
 ///

@@ -69,7 +69,7 @@
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken, token};
-use crate::sync::{AtomicUsize, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicUsize, Ordering, loom_const_fn, spin_before_sleep};
 use core::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
@@ -501,25 +501,21 @@ impl RawBarrier {
     }
 
     /// `before_sleep` of a queued party of round `generation`: spins briefly
-    /// (`SpinWait`: a few µs) while its round is still filling or releasing,
-    /// so that when the last party arrives soon (lock-step), the release's
-    /// wake-up finds this thread not yet asleep and its `park` returns
-    /// without a futex sleep. The party is already queued with its index and
-    /// its token: this only reads snapshots and changes nothing, so the
-    /// state machine is the same as without it. Stops at the deadline. Never
-    /// spins under loom.
+    /// (`sync::spin_before_sleep`: a few µs of pauses, where spinning can
+    /// help) while its round is still filling or releasing, so that when the
+    /// last party arrives soon (lock-step), the release's wake-up finds this
+    /// thread not yet asleep and its `park` returns without a futex sleep.
+    /// The party is already queued with its index and its token: this only
+    /// reads snapshots and changes nothing, so the state machine is the same
+    /// as without it. Stops at the deadline. Never spins under loom.
     fn spin_while_filling(&self, generation: usize, deadline: Option<Instant>) {
-        let mut spin = SpinWait::new();
-        while spin.spin() {
+        spin_before_sleep(|| {
             // Relaxed: snapshots; the result comes from the unpark token.
             let s = self.state.load(Ordering::Relaxed);
-            if !matches!(s & PHASE_MASK, FILLING | RELEASING) || self.generation() != generation {
-                return;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return;
-            }
-        }
+            !matches!(s & PHASE_MASK, FILLING | RELEASING)
+                || self.generation() != generation
+                || deadline.is_some_and(|d| Instant::now() >= d)
+        });
     }
 
     /// The last arrival: runs the action, then releases the round (or breaks

@@ -76,6 +76,15 @@ fn lock() {
         lock.acquire_until(past())
     });
     lock.release().unwrap();
+    // `Mutex<T>`'s timed forms (lock_api's `RawMutexTimed`) too.
+    let m = crate::Mutex::new(0);
+    let _g = m.lock();
+    a_try("Mutex::try_lock_for(0)", true, || {
+        m.try_lock_for(Duration::ZERO).is_none()
+    });
+    a_try("Mutex::try_lock_until(past)", true, || {
+        m.try_lock_until(past()).is_none()
+    });
 }
 
 #[test]

@@ -12,7 +12,6 @@ use crate::lock::Lock;
 use crate::rlock::{RLock, RLockSaved};
 use crate::sync::loom_const_fn;
 use core::fmt;
-use core::marker::PhantomData;
 use raw::RawCondition;
 use std::sync::Arc;
 
@@ -214,8 +213,8 @@ forward_condition_lock!(&L, Arc<L>);
 /// t.join().unwrap();
 /// ```
 pub struct Condition<L: ConditionLock = RLock> {
-    raw: RawCondition,
-    lock: L,
+    /// The state machine, with the bound lock (`raw.lock`).
+    raw: RawCondition<L>,
 }
 
 impl Condition<RLock> {
@@ -230,7 +229,7 @@ impl Condition<RLock> {
         #[must_use]
         #[inline]
         pub fn new() -> Condition<RLock> {
-            Condition { raw: RawCondition::new(), lock: RLock::new() }
+            Condition { raw: RawCondition::new(RLock::new()) }
         }
     }
 }
@@ -258,7 +257,7 @@ impl<L: ConditionLock> Condition<L> {
         #[must_use]
         #[inline]
         pub fn with_lock(lock: L) -> Condition<L> {
-            Condition { raw: RawCondition::new(), lock }
+            Condition { raw: RawCondition::new(lock) }
         }
     }
 
@@ -270,7 +269,7 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn lock_ref(&self) -> &L {
-        &self.lock
+        &self.raw.lock
     }
 
     /// Unbinds the lock and returns it.
@@ -282,10 +281,10 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn into_inner(self) -> L {
-        self.lock
+        self.raw.lock
     }
 
-    blocking::acquire_forms!("the bound lock", "cond" = "pysync::Condition::with_lock(pysync::Lock::new())"; |c| &c.lock);
+    blocking::acquire_forms!("the bound lock", "cond" = "pysync::Condition::with_lock(pysync::Lock::new())"; |c| &c.raw.lock);
 
     /// Releases the bound lock (one level of an RLock), with the lock's own
     /// error if it is not held.
@@ -297,7 +296,7 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn release(&self) -> Result<(), Error> {
-        self.lock.release()
+        self.raw.lock.release()
     }
 
     /// Acquires the bound lock and returns a guard that releases it on drop
@@ -313,11 +312,8 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn lock(&self) -> ConditionGuard<'_, L> {
-        blocking::acquire(&self.lock, Deadline::Never);
-        ConditionGuard {
-            cond: self,
-            _not_send: PhantomData,
-        }
+        blocking::acquire(&self.raw.lock, Deadline::Never);
+        ConditionGuard::new(self)
     }
 
     blocking::condition_forms!("cond" = "pysync::Condition::new()");
@@ -337,10 +333,10 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     #[inline]
     pub fn notify(&self, n: usize) -> Result<(), Error> {
-        if !self.lock.is_held() {
+        if !self.raw.lock.is_held() {
             return Err(Error::NotifyUnacquired);
         }
-        self.raw.notify(&self.lock, n);
+        self.raw.notify(n);
         Ok(())
     }
 
@@ -373,27 +369,15 @@ impl<L: ConditionLock> Condition<L> {
     // ----- the cores of the waiting forms -----------------------------------
 
     /// `Ok(true)`: notified; `Ok(false)`: timed out (the lock is held again
-    /// either way). A try (`Deadline::is_now`) keeps the lock.
+    /// either way).
     fn wait_core(&self, deadline: Deadline) -> Result<bool, Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        if deadline.is_now() {
-            return Ok(false);
-        }
-        self.raw.wait(&self.lock, deadline.instant())
+        let held = self.raw.lock.is_held();
+        blocking::condition_wait(held, deadline, |until| self.raw.wait(until))
     }
 
-    /// Waits until `pred()` is true or `deadline`: `Ok` of pred's last value.
-    fn wait_for_core(
-        &self,
-        pred: &mut dyn FnMut() -> bool,
-        deadline: Deadline,
-    ) -> Result<bool, Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        blocking::wait_for(pred, deadline, || self.wait_core(deadline))
+    fn wait_for_core(&self, pred: &mut dyn FnMut() -> bool, d: Deadline) -> Result<bool, Error> {
+        let held = self.raw.lock.is_held();
+        blocking::condition_wait_for(held, pred, d, |d| self.wait_core(d))
     }
 }
 
@@ -406,44 +390,25 @@ impl<L: ConditionLock + fmt::Debug> fmt::Debug for Condition<L> {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Condition")
-            .field("lock", &self.lock)
+            .field("lock", &self.raw.lock)
             .field("waiters", &self.raw.waiters())
             .finish()
     }
 }
 
-/// RAII guard of a [`Condition`]'s lock: releases it (one level) on drop.
-/// Returned by [`Condition::lock`]. `!Send`, since an RLock must be released
-/// by its owner.
-///
-/// ```
-/// let cond = pysync::Condition::new();
-/// let g = cond.lock();
-/// assert!(cond.lock_ref().is_owned());
-/// drop(g);
-/// assert!(!cond.lock_ref().locked());
-/// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct ConditionGuard<'a, L: ConditionLock> {
-    cond: &'a Condition<L>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
-    #[inline]
-    fn drop(&mut self) {
-        // The guard proves the acquisition; an Err only means the caller (or,
-        // for a Lock, another thread) already released it by hand.
-        let _ = self.cond.lock.release();
-    }
-}
-
-impl<L: ConditionLock + fmt::Debug> fmt::Debug for ConditionGuard<'_, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConditionGuard")
-            .field("cond", self.cond)
-            .finish()
-    }
+blocking::condition_guard! {
+    /// RAII guard of a [`Condition`]'s lock: releases it (one level) on drop.
+    /// Returned by [`Condition::lock`]. `!Send`, since an RLock must be released
+    /// by its owner.
+    ///
+    /// ```
+    /// let cond = pysync::Condition::new();
+    /// let g = cond.lock();
+    /// assert!(cond.lock_ref().is_owned());
+    /// drop(g);
+    /// assert!(!cond.lock_ref().locked());
+    /// ```
+    "ConditionGuard"; |c| &c.raw.lock
 }
 
 #[cfg(not(loom))]

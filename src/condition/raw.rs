@@ -9,18 +9,21 @@
 //!   key: `+1` in a waiter's `validate`, `-1` in its `timed_out`, `-k` in a
 //!   notifier's `unpark_requeue`/`unpark_filter` callback for the `k` threads
 //!   it moved or woke. So it always equals the length of the queue.
-//! * `binding` ([`Binding`]): nothing for a `Condition` (bound to its lock
-//!   for life); for a `Condvar`, the address of the lock its waiters wait
-//!   with, 0 while nobody waits. Set in a waiter's `validate` when the queue
-//!   is empty (a waiter with another lock is refused there: `Invalid`, the
-//!   lock never released, and the `Condvar` panics), cleared by whoever
-//!   empties the queue; always under the queue lock, so it is non-zero
-//!   exactly while `waiters` is. A `Condvar`'s notifier reads it as a guess,
-//!   requeues onto that lock's key, and touches the lock only in `validate`,
-//!   after seeing the binding unchanged under the queue lock (then a
-//!   waiter, which borrows the lock, is queued: the lock is alive); a
-//!   changed binding means the waiters it saw left and others came, and it
-//!   notifies those instead.
+//! * `notified`: how many waiters notifiers have moved or woken so far
+//!   (wrapping). Only a hint for a spinning waiter (see below); changed under
+//!   the queue lock with `waiters -= k`.
+//! * `lock`: the bound lock, for a `Condition`; for a `Condvar`, whose
+//!   lock comes with each wait's guard, a [`BoundWhileWaiting`] word instead:
+//!   the address of the lock its waiters wait with, 0 while nobody waits
+//!   (see [`Binding`]). Set in a waiter's `validate` when the queue is empty
+//!   (a waiter with another lock is refused there: `Invalid`, its lock never
+//!   released, and the `Condvar` panics), cleared by whoever empties the
+//!   queue; always under the queue lock, so it is non-zero exactly while
+//!   `waiters` is. A `Condvar`'s notifier reads it as a guess, requeues onto
+//!   that lock's key, and touches the lock only in `validate`, after seeing
+//!   the binding unchanged under the queue lock (then a waiter, which
+//!   borrows the lock, is queued: the lock is alive); a changed binding
+//!   means the waiters it saw left and others came, and it notifies those.
 //!
 //! | transition                | who                                  | ordering |
 //! |---------------------------|--------------------------------------|----------|
@@ -28,12 +31,24 @@
 //! | `waiters -= 1`            | waiter timing out on the condition    | Relaxed, under the queue lock |
 //! | `waiters -= k`            | notifier, moving `k` waiters          | Relaxed, under the queue lock |
 //! | read, `notify` fast path  | notifier holding the lock             | Relaxed: the lock's Acquire orders it after every registration |
+//! | `notified += k`           | notifier, moving or waking `k` waiters | Relaxed, under the queue lock |
+//! | read `notified`           | the first waiter, spinning            | Relaxed: a hint; the wake-up itself comes from park |
 //!
 //! # Waiting without losing a wake-up
 //! A waiter queues itself on the condition's key first and releases the lock
 //! in park's `before_sleep` (after the queue lock is dropped, so the release
 //! may unpark lock waiters). A notifier must hold the lock, so it runs after
 //! that release, when the waiter is already in the queue.
+//!
+//! # Spinning before sleeping
+//! After releasing the lock, the waiter at the head of the queue (nobody
+//! ahead of it when it queued) spins briefly (`sync::spin_before_sleep`:
+//! pauses only, a few µs, never with one CPU) until it sees that it was
+//! notified (`notified` moved since it queued: FIFO, so the notification was
+//! its own) and the lock is free (the notifier's release has woken it), so
+//! that `park` returns without a futex sleep. It stops at once then: a waiter
+//! that spins on after its wake-up only burns the CPU its notifier needs.
+//! Waiters further back do not spin: their notification is not next.
 //!
 //! With the `deadlock_detection` feature, the waiter drops its detector
 //! record of the lock *before* parking and `before_sleep` releases the lock
@@ -63,7 +78,7 @@ use super::sealed::Sealed;
 use crate::error::Error;
 use crate::lock::Lock;
 use crate::park::{self, FilterOp, ParkResult, RequeueOp, token};
-use crate::sync::{AtomicUsize, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, spin_before_sleep};
 use core::cell::Cell;
 use std::time::Instant;
 
@@ -71,24 +86,13 @@ use std::time::Instant;
 /// wait on the same condition with another lock.
 pub(crate) const OTHER_LOCK: &str = "a Condvar was waited on with two different mutexes at once";
 
-/// A condition's own state: how many threads are parked on its key, and,
-/// for a [`Condvar`](crate::Condvar), which lock they wait with
-/// ([`Binding`]).
-pub(crate) struct RawCondition<B: Binding = Unbound> {
-    /// Threads parked on this condition's key (the address of this word).
-    waiters: AtomicUsize,
-    /// The lock the waiters wait with, for a condition that is not bound to
-    /// one lock for life.
-    binding: B,
-}
-
-/// Which lock a condition's waiters wait with. A [`Condition`](super::Condition)
-/// is bound to its lock for life ([`Unbound`]: nothing to record); a
-/// [`Condvar`](crate::Condvar) learns the lock from each wait's guard, and
-/// all the waiters queued at one time must use the same lock, since a
-/// notify requeues them onto that lock's queue ([`BoundWhileWaiting`]).
-/// Both methods run under the condition key's queue lock: they must not
-/// panic.
+/// Which lock a condition's waiters wait with. A
+/// [`Condition`](super::Condition) is bound to its lock for life (every
+/// [`Sealed`] lock: nothing to record); a [`Condvar`](crate::Condvar) learns
+/// the lock from each wait's guard, and all the waiters queued at one time
+/// must use the same lock, since a notify requeues them onto that lock's
+/// queue ([`BoundWhileWaiting`]). Both methods run under the condition
+/// key's queue lock: they must not panic.
 pub(crate) trait Binding {
     /// A waiter on `lock` is about to queue: whether it may (binding the
     /// condition to `lock` if nobody waits).
@@ -97,10 +101,8 @@ pub(crate) trait Binding {
     fn unbind(&self);
 }
 
-/// A condition bound to one lock for life: every waiter may queue.
-pub(crate) struct Unbound;
-
-impl Binding for Unbound {
+/// A condition's own lock: bound for life.
+impl<L: Sealed + ?Sized> Binding for L {
     #[inline]
     fn bind(&self, _lock: &Lock) -> bool {
         true
@@ -145,25 +147,87 @@ impl Binding for BoundWhileWaiting {
     }
 }
 
-impl RawCondition<Unbound> {
+/// How a requeue ended.
+enum Requeued {
+    Done,
+    /// The condition was rebound to another lock before anyone was moved:
+    /// this many notifications are still to give.
+    Rebound(usize),
+}
+
+/// A condition's state: how many threads are parked on its key, how many
+/// were notified so far, and the bound lock (a field here rather than in
+/// `Condition`, so the three pack into 16 bytes with a `Lock`), or for a
+/// `Condvar` the binding to its waiters' lock.
+pub(crate) struct RawCondition<L> {
+    /// Threads parked on this condition's key (the address of this word).
+    waiters: AtomicUsize,
+    /// Waiters notified so far, wrapping (a hint for the spinning waiter).
+    notified: AtomicU32,
+    /// The bound lock.
+    pub(crate) lock: L,
+}
+
+impl<L> RawCondition<L> {
     loom_const_fn! {
-        /// Nobody waiting.
+        /// Bound to `lock`; nobody waiting.
         #[inline]
-        pub(crate) fn new() -> RawCondition<Unbound> {
-            RawCondition { waiters: AtomicUsize::new(0), binding: Unbound }
+        pub(crate) fn new(lock: L) -> RawCondition<L> {
+            RawCondition {
+                waiters: AtomicUsize::new(0),
+                notified: AtomicU32::new(0),
+                lock,
+            }
         }
+    }
+
+    /// How many threads wait (a snapshot).
+    #[inline]
+    pub(crate) fn waiters(&self) -> usize {
+        // Relaxed: a snapshot.
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    /// The condition's parking key: the address of its own state word, so
+    /// never the lock's key even when the lock is a field.
+    #[inline]
+    fn key(&self) -> usize {
+        park::key_of(&self.waiters)
+    }
+}
+
+impl<L: Sealed> RawCondition<L> {
+    /// Wakes at most `n` waiters, longest first; the caller holds the lock.
+    /// With nobody waiting, one load.
+    #[inline]
+    pub(crate) fn notify(&self, n: usize) {
+        // Relaxed: every waiter registered (under the queue lock) before it
+        // released the lock, and we acquired the lock after that release, so
+        // its increment happens-before this load. Stale non-zero values
+        // (waiters that timed out) are rechecked under the queue lock.
+        if n != 0 && self.waiters.load(Ordering::Relaxed) != 0 {
+            self.notify_slow(n);
+        }
+    }
+
+    /// Queues, releases the lock (which the caller holds: checked), sleeps
+    /// until notified or `deadline`, takes the lock back: `Ok(true)`:
+    /// notified; `Ok(false)`: timed out. The lock is held again.
+    #[inline]
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+        self.wait_with(&self.lock, deadline)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_slow(&self, n: usize) {
+        let raw = self.lock.raw_lock();
+        // Bound to `raw` for life: never rebound.
+        let _ = self.requeue(raw.key(), || Some(raw), n);
     }
 }
 
 impl RawCondition<BoundWhileWaiting> {
-    loom_const_fn! {
-        /// Nobody waiting, bound to no lock.
-        #[inline]
-        pub(crate) fn new_unbound() -> RawCondition<BoundWhileWaiting> {
-            RawCondition { waiters: AtomicUsize::new(0), binding: BoundWhileWaiting::new() }
-        }
-    }
-
     /// Wakes at most `n` waiters, longest first, onto the queue of the lock
     /// they wait with (which the caller need not hold). With nobody
     /// waiting, one load.
@@ -184,7 +248,7 @@ impl RawCondition<BoundWhileWaiting> {
         loop {
             // Relaxed: a guess, checked under the queue lock before the
             // lock is touched.
-            let addr = self.binding.0.load(Ordering::Relaxed);
+            let addr = self.lock.0.load(Ordering::Relaxed);
             if addr == 0 {
                 return;
             }
@@ -192,7 +256,7 @@ impl RawCondition<BoundWhileWaiting> {
                 // Relaxed: queue lock. While it still says `addr`, threads
                 // wait with that lock, each borrowing it until its wait
                 // returns, so the lock is alive.
-                (self.binding.0.load(Ordering::Relaxed) == addr).then(|| {
+                (self.lock.0.load(Ordering::Relaxed) == addr).then(|| {
                     // SAFETY: `addr` is the address of a live `Lock` (see
                     // above), and only shared references to it exist.
                     unsafe { &*(addr as *const Lock) }
@@ -208,59 +272,30 @@ impl RawCondition<BoundWhileWaiting> {
     }
 }
 
-/// How a requeue ended.
-enum Requeued {
-    Done,
-    /// The condition was rebound to another lock before anyone was moved:
-    /// this many notifications are still to give.
-    Rebound(usize),
-}
-
 impl<B: Binding> RawCondition<B> {
-    /// How many threads wait (a snapshot).
-    #[inline]
-    pub(crate) fn waiters(&self) -> usize {
-        // Relaxed: a snapshot.
-        self.waiters.load(Ordering::Relaxed)
-    }
-
-    /// The condition's parking key: the address of its own state word, so
-    /// never the lock's key even when the lock is a field.
-    #[inline]
-    fn key(&self) -> usize {
-        park::key_of(&self.waiters)
-    }
-
-    /// Waiters left the queue (`gone` of them): updates the count and, if
-    /// the queue is now empty, the binding. Under the queue lock; never
+    /// Waiters left the queue (`gone` of them, moved or woken by a
+    /// notifier when `notified`, else timed out): updates the counts and,
+    /// if the queue is now empty, the binding. Under the queue lock; never
     /// panics (wrapping: the count is at least `gone`).
     #[inline]
-    fn left_queue(&self, gone: usize) {
+    fn left_queue(&self, gone: usize, notified: bool) {
         // Relaxed: queue lock.
         if self.waiters.fetch_sub(gone, Ordering::Relaxed) == gone {
-            self.binding.unbind();
+            self.lock.unbind();
+        }
+        if notified {
+            // Relaxed: a hint, under the queue lock. Wrapping.
+            self.notified.fetch_add(gone as u32, Ordering::Relaxed);
         }
     }
 
-    /// Wakes at most `n` waiters, longest first; the caller holds `lock`.
-    /// With nobody waiting, one load.
-    #[inline]
-    pub(crate) fn notify<L: Sealed + ?Sized>(&self, lock: &L, n: usize) {
-        // Relaxed: every waiter registered (under the queue lock) before it
-        // released the lock, and we acquired the lock after that release, so
-        // its increment happens-before this load. Stale non-zero values
-        // (waiters that timed out) are rechecked under the queue lock.
-        if n != 0 && self.waiters.load(Ordering::Relaxed) != 0 {
-            self.notify_slow(lock, n);
-        }
-    }
-
-    /// Queues, releases `lock` (which the caller holds: checked), sleeps
-    /// until notified or `deadline`, takes `lock` back: `Ok(true)`:
-    /// notified; `Ok(false)`: timed out. The lock is held again.
-    pub(crate) fn wait<L: Sealed + ?Sized>(
+    /// [`wait`](RawCondition::wait) with `lock`, which the waiters of this
+    /// condition wait with (its own for a `Condition`, the guard's for a
+    /// `Condvar`). `Err(InvalidArgument(OTHER_LOCK))`: others wait with
+    /// another lock; nothing was released.
+    pub(crate) fn wait_with<K: Sealed + ?Sized>(
         &self,
-        lock: &L,
+        lock: &K,
         deadline: Option<Instant>,
     ) -> Result<bool, Error> {
         let raw = lock.raw_lock();
@@ -268,6 +303,8 @@ impl<B: Binding> RawCondition<B> {
         let saved = Cell::new(None);
         let requeued = Cell::new(false);
         let other_lock = Cell::new(false);
+        // (waiters ahead of us, `notified`) when we queued.
+        let ticket = Cell::new((0usize, 0u32));
         // Deadlock detector (nothing when the feature is off): drop our
         // record of the lock now, before parking. `before_sleep` releases
         // the lock itself without bookkeeping: parking_lot_core forbids it
@@ -277,25 +314,27 @@ impl<B: Binding> RawCondition<B> {
         // Condvar does the same.)
         park::release_resource(raw.key());
         let validate = || {
-            if !self.binding.bind(raw) {
+            if !self.lock.bind(raw) {
                 // Others wait with another lock (a Condvar misused).
                 other_lock.set(true);
                 return false;
             }
             // Relaxed: queue lock (the release in before_sleep publishes it
             // to notifiers).
-            self.waiters.fetch_add(1, Ordering::Relaxed);
+            let ahead = self.waiters.fetch_add(1, Ordering::Relaxed);
+            ticket.set((ahead, self.notified.load(Ordering::Relaxed)));
             true
         };
-        // Queued: now the lock may go (and may unpark lock waiters).
+        // Queued: now the lock may go (and may unpark lock waiters). Then
+        // the spin point.
         let before_sleep = || {
             saved.set(lock.release_save_untracked());
-            Self::before_sleep();
+            self.before_sleep(raw, ticket.get());
         };
         let timed_out = |timed_out_key, was_last| {
             if timed_out_key == key {
                 // Still on the condition: a real timeout, not notified.
-                self.left_queue(1);
+                self.left_queue(1, false);
             } else {
                 // A notifier had already moved us to the lock's queue: we
                 // were notified, and are leaving the lock's queue.
@@ -346,22 +385,17 @@ impl<B: Binding> RawCondition<B> {
     }
 
     /// A queued waiter's `before_sleep`, once the lock is released (the
-    /// spin point): spin a few µs before sleeping. A notify and the
-    /// notifier's release during the spin wake us before we sleep, so `park`
-    /// returns without a futex sleep (ping-pong). Bounded (`SpinWait`); only
-    /// delays the sleep; never under loom.
+    /// spin point): if we are next to be notified (`ahead == 0`), spin a few
+    /// µs until our notification and the notifier's release have woken us,
+    /// so `park` returns without a futex sleep (ping-pong, queues); see
+    /// "Spinning before sleeping". Only reads; only delays the sleep; never
+    /// under loom.
     #[inline]
-    fn before_sleep() {
-        let mut spin = SpinWait::new();
-        while spin.spin() {}
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn notify_slow<L: Sealed + ?Sized>(&self, lock: &L, n: usize) {
-        let raw = lock.raw_lock();
-        // Bound to `raw` for life: never rebound.
-        let _ = self.requeue(raw.key(), || Some(raw), n);
+    fn before_sleep(&self, lock: &Lock, (ahead, seen): (usize, u32)) {
+        if ahead == 0 {
+            // Relaxed: hints (see the state table).
+            spin_before_sleep(|| self.notified.load(Ordering::Relaxed) != seen && !lock.locked());
+        }
     }
 
     /// Requeues up to `n` waiters onto the queue of the lock `target()`
@@ -406,7 +440,10 @@ impl<B: Binding> RawCondition<B> {
             let callback = |_op, r: park::UnparkResult| {
                 // (Wrapping: no arithmetic here may panic; the sum is at
                 // most the waiters counted.)
-                self.left_queue(r.requeued_threads.wrapping_add(r.unparked_threads));
+                let moved = r.requeued_threads.wrapping_add(r.unparked_threads);
+                if moved != 0 {
+                    self.left_queue(moved, true);
+                }
                 token::RETRY
             };
             let result = park::unpark_requeue(key, lock_key, validate, callback);
@@ -438,7 +475,7 @@ impl<B: Binding> RawCondition<B> {
         };
         let callback = |r: park::UnparkResult| {
             if r.unparked_threads != 0 {
-                self.left_queue(r.unparked_threads);
+                self.left_queue(r.unparked_threads, true);
             }
             token::RETRY
         };

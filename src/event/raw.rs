@@ -28,7 +28,7 @@
 use crate::blocking::RawAcquire;
 use crate::deadline;
 use crate::park::{self, FilterOp, ParkResult, token};
-use crate::sync::{AtomicU8, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU8, Ordering, loom_const_fn, spin_before_sleep};
 use std::time::Instant;
 
 /// The flag.
@@ -130,23 +130,13 @@ impl RawEvent {
                 }
             }
             // Park only while the flag is down and PARKED_BIT up, so a `set`
-            // is bound to see us. Relaxed: queue lock.
+            // is bound to see us. Relaxed (both): queue lock.
             let validate = || self.state.load(Ordering::Relaxed) == PARKED_BIT;
             let before_sleep = || self.before_sleep();
-            let timed_out = |_key, was_last| {
-                if was_last {
-                    // Relaxed: queue lock.
-                    self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
-                }
-            };
-            let result = park::park(
-                self.key(),
-                validate,
-                before_sleep,
-                timed_out,
-                token::DEFAULT,
-                deadline,
-            );
+            let clear_mark = || _ = self.state.fetch_and(!PARKED_BIT, Ordering::Relaxed);
+            let (key, token) = (self.key(), token::DEFAULT);
+            let result =
+                park::park_waiter(key, validate, before_sleep, clear_mark, token, deadline);
             match result {
                 // Woken by `set`: true, whatever the flag is now. The wake-up
                 // (through the queue lock) orders the setter's work first.
@@ -161,14 +151,14 @@ impl RawEvent {
     }
 
     /// A queued waiter's `before_sleep` (the spin point): spin a few µs
-    /// before sleeping. A `set` during the spin wakes us before we sleep,
-    /// so `park` returns without a futex sleep (ping-pong, hand-over
-    /// signals). Only reads; never spins under loom.
+    /// before sleeping (where that can help: `sync::spin_before_sleep`). A
+    /// `set` during the spin wakes us before we sleep, so `park` returns
+    /// without a futex sleep (ping-pong, hand-over signals). Only reads;
+    /// never spins under loom.
     #[inline]
     fn before_sleep(&self) {
-        let mut spin = SpinWait::new();
         // Relaxed: a snapshot; the result comes from the token.
-        while self.state.load(Ordering::Relaxed) & SET_BIT == 0 && spin.spin() {}
+        spin_before_sleep(|| self.state.load(Ordering::Relaxed) & SET_BIT != 0);
     }
 
     /// `set` with waiters: raises the flag and wakes every queued waiter in

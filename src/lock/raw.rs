@@ -221,16 +221,12 @@ impl RawLock {
         // eventually acquires.)
         let validate = || self.state.load(Ordering::Relaxed) == LOCKED_BIT | PARKED_BIT;
         let before_sleep = || {};
-        let timed_out = |_key, was_last| {
-            if was_last {
-                self.clear_parked_bit();
-            }
-        };
-        park::park(
+        let clear_mark = || self.clear_parked_bit();
+        park::park_waiter(
             self.key(),
             validate,
             before_sleep,
-            timed_out,
+            clear_mark,
             token,
             deadline,
         )

@@ -210,12 +210,23 @@ mod tests {
     #[test]
     fn a_deadline_is_due_once_it_has_passed_and_not_before() {
         let _watchdog = crate::test_watchdog::watchdog();
+        // `start` lies 0.5..1.5 ms after the moment it was taken. (No
+        // assumption about how long the lines between run: under Miri
+        // a line can take longer than 0.5 ms of the crate's clock.)
+        let before = now_ns();
         let start = Deadline::start();
-        let token = start.token();
-        assert_ne!(token, OVERDUE, "0.5 ms cannot have passed already");
+        let after = now_ns();
+        assert!(start.at_ns >= before + 500_000, "at least 0.5 ms");
+        assert!(start.at_ns < after + 1_500_000, "under 1.5 ms");
+        // A deadline a second away: not due now, due at and after it.
+        let later = Deadline {
+            at_ns: now_ns() + 1_000_000_000,
+        };
+        let token = later.token();
+        assert_ne!(token, OVERDUE, "a second cannot have passed already");
         assert!(!tick_due(ticks(now_ns()), token));
-        assert!(tick_due(ticks(start.at_ns), token));
-        assert!(tick_due(ticks(start.at_ns + 1_000_000), token));
+        assert!(tick_due(ticks(later.at_ns), token));
+        assert!(tick_due(ticks(later.at_ns + 1_000_000), token));
         let past = Deadline {
             at_ns: now_ns() - 1,
         };
@@ -266,7 +277,10 @@ mod tests {
             hand_off_due(other, OVERDUE),
             "a colliding key's hand-off must not hold this one back"
         );
-        assert!(!hand_off_due(other, Deadline::start().token()));
+        let not_yet = Deadline {
+            at_ns: now_ns() + 1_000_000_000,
+        };
+        assert!(!hand_off_due(other, not_yet.token()));
         // At most 1.5 ms later the key may hand off again.
         let start = now_ns();
         while now_ns() < start + 1_500_000 {

@@ -146,6 +146,26 @@ mod detected {
     }
 }
 
+/// [`park`] for the common waiter, whose only `timed_out` duty is this:
+/// the last waiter to leave the queue by timing out clears the primitive's
+/// "threads may be parked" mark (`clear_mark`, under the queue lock).
+#[inline]
+pub(crate) fn park_waiter(
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    clear_mark: impl FnOnce(),
+    token: ParkToken,
+    deadline: Option<std::time::Instant>,
+) -> ParkResult {
+    let timed_out = |_key, was_last| {
+        if was_last {
+            clear_mark();
+        }
+    };
+    park(key, validate, before_sleep, timed_out, token, deadline)
+}
+
 /// Deadlock detector: the calling thread now holds the lock whose parking key
 /// is `key` (threads blocked on `key` wait for it). Call right after every
 /// successful acquisition, never from a seam callback. Compiled to nothing

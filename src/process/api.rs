@@ -1115,37 +1115,22 @@ impl<L: ConditionLock> Condition<L> {
     /// ```
     pub fn lock(&self) -> ConditionGuard<'_, L> {
         blocking::acquire(&self.lock, Deadline::Never);
-        ConditionGuard {
-            cond: self,
-            _not_send: PhantomData,
-        }
+        ConditionGuard::new(self)
     }
 
     blocking::condition_forms!("cond" = "r.condition(\"c\")?" in process);
 
     /// `Ok(true)`: notified; `Ok(false)`: timed out (the lock is held again
-    /// either way). A try (`Deadline::is_now`) keeps the lock.
+    /// either way).
     fn wait_core(&self, deadline: Deadline) -> Result<bool, Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        if deadline.is_now() {
-            return Ok(false);
-        }
-        self.obj
-            .wait(self.obj.region(), &Bound(&self.lock), deadline.instant())
+        let (region, bound) = (self.obj.region(), Bound(&self.lock));
+        let held = self.lock.is_held();
+        blocking::condition_wait(held, deadline, |until| self.obj.wait(region, &bound, until))
     }
 
-    /// Waits until `pred()` is true or `deadline`: `Ok` of pred's last value.
-    fn wait_for_core(
-        &self,
-        pred: &mut dyn FnMut() -> bool,
-        deadline: Deadline,
-    ) -> Result<bool, Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        blocking::wait_for(pred, deadline, || self.wait_core(deadline))
+    fn wait_for_core(&self, pred: &mut dyn FnMut() -> bool, d: Deadline) -> Result<bool, Error> {
+        let held = self.lock.is_held();
+        blocking::condition_wait_for(held, pred, d, |d| self.wait_core(d))
     }
 
     /// Wakes up to `n` waiters, longest-waiting first;
@@ -1215,33 +1200,17 @@ impl<L: ConditionLock + fmt::Debug> fmt::Debug for Condition<L> {
     }
 }
 
-/// Guard of a [`Condition`]'s lock.
-///
-/// ```
-/// let r = pysync::process::Region::anonymous(1 << 20)?;
-/// let c = r.condition("c")?;
-/// drop(c.lock());
-/// assert!(!c.lock_ref().locked());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct ConditionGuard<'a, L: ConditionLock> {
-    cond: &'a Condition<L>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
-    fn drop(&mut self) {
-        let _ = self.cond.lock.release();
-    }
-}
-
-impl<L: ConditionLock + fmt::Debug> fmt::Debug for ConditionGuard<'_, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("process::ConditionGuard")
-            .field("cond", self.cond)
-            .finish()
-    }
+blocking::condition_guard! {
+    /// Guard of a [`Condition`]'s lock.
+    ///
+    /// ```
+    /// let r = pysync::process::Region::anonymous(1 << 20)?;
+    /// let c = r.condition("c")?;
+    /// drop(c.lock());
+    /// assert!(!c.lock_ref().locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    "process::ConditionGuard"; |c| &c.lock
 }
 
 // ===========================================================================

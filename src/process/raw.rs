@@ -981,10 +981,7 @@ impl RawSem {
         let w = self.state.load(Ordering::Relaxed);
         if w & QUEUED == 0 {
             if n > limit || w > limit - n {
-                if self.bounded() {
-                    return Err(Error::TooManyReleases);
-                }
-                panic!("Semaphore permit count overflow");
+                return self.too_many(n);
             }
             // Release: publishes the holder's work to the next acquirer.
             if self
@@ -1004,20 +1001,30 @@ impl RawSem {
         self.lock_inner(cx);
         let r = self.give(n, true);
         self.unlock_inner(cx);
-        r
+        // Any panic only now, with inner released: a panic under it would
+        // leave the process-shared lock held for good.
+        r.or_else(|_| self.too_many(n))
+    }
+
+    /// A release of `n` found past the bound (with inner not held):
+    /// `Err(TooManyReleases)` for a bounded semaphore; past `MAX_PERMITS`
+    /// on an unbounded one, the documented panic.
+    fn too_many(&self, n: u32) -> Result<(), Error> {
+        if self.bounded() {
+            return Err(Error::TooManyReleases);
+        }
+        panic!("Semaphore permit count overflow (releasing {n})");
     }
 
     /// Under inner: hands `n` permits to the longest waiters, the rest to
-    /// the count. `checked`: enforce the bound.
+    /// the count. `checked`: enforce the bound, `Err(TooManyReleases)`
+    /// past it (never a panic: inner is held).
     fn give(&self, n: u32, checked: bool) -> Result<(), Error> {
         let limit = self.limit();
         let mut w = self.state.load(Ordering::Relaxed);
         let count = w & MAX_PERMITS;
         if checked && (n > limit || count > limit - n) {
-            if self.bounded() {
-                return Err(Error::TooManyReleases);
-            }
-            panic!("Semaphore permit count overflow");
+            return Err(Error::TooManyReleases);
         }
         let mut left = n;
         while left > 0 {

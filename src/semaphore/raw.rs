@@ -66,7 +66,7 @@
 use crate::blocking::RawAcquire;
 use crate::deadline;
 use crate::park::{self, FilterOp, ParkResult, token};
-use crate::sync::{AtomicUsize, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicUsize, Ordering, loom_const_fn, spin_before_sleep};
 use std::time::Instant;
 
 /// The largest representable permit count.
@@ -240,7 +240,8 @@ impl RawSemaphore {
     #[cold]
     #[inline(never)]
     fn wait_for_permit(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
+        // Whether we spun since we last parked (spin once per round).
+        let mut spun = false;
         // Relaxed: only a guess for the CASes below, which order.
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -261,8 +262,13 @@ impl RawSemaphore {
             if deadline::expired(deadline) {
                 return false;
             }
-            // Spin a little while nobody is parked yet.
-            if s == 0 && spin.spin() {
+            // Spin a little while nobody is parked yet, where that can help
+            // (`sync::spin_before_sleep`: pauses, never a yield, never with
+            // one CPU), until a permit comes or somebody parks. Relaxed:
+            // snapshots; the CAS above orders.
+            if s == 0 && !spun {
+                spun = true;
+                spin_before_sleep(|| self.state.load(Ordering::Relaxed) != 0);
                 s = self.state.load(Ordering::Relaxed);
                 continue;
             }
@@ -282,22 +288,19 @@ impl RawSemaphore {
             }
             // Park only while the word is WAITERS, so a release is bound to
             // take the slow path, and to run its hand-off under the queue
-            // lock after we are queued. Relaxed: queue lock.
+            // lock after we are queued. The last waiter to time out leaves
+            // the queue empty (and we were in it, so the word is WAITERS):
+            // nobody waits any more, and no permit is available. Relaxed
+            // (both): queue lock.
             let validate = || self.state.load(Ordering::Relaxed) == WAITERS;
-            let timed_out = |_key, was_last| {
-                if was_last {
-                    // The queue is now empty (and we were in it, so the word
-                    // is WAITERS): nobody waits any more, and no permit is
-                    // available. Relaxed: queue lock.
-                    self.state.store(0, Ordering::Relaxed);
-                }
-            };
-            let result = park::park(
-                self.key(),
+            let clear_mark = || self.state.store(0, Ordering::Relaxed);
+            let (key, token) = (self.key(), token::DEFAULT);
+            let result = park::park_waiter(
+                key,
                 validate,
                 Self::before_sleep,
-                timed_out,
-                token::DEFAULT,
+                clear_mark,
+                token,
                 deadline,
             );
             match result {
@@ -308,7 +311,7 @@ impl RawSemaphore {
                 ParkResult::TimedOut => return false,
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
             }
-            spin = SpinWait::new();
+            spun = false;
             s = self.state.load(Ordering::Relaxed);
         }
     }
