@@ -40,6 +40,11 @@ mod sealed {
 /// let m = pysync::Mutex::new(false);
 /// wait_for_ready(&pysync::Condvar::new(), &mut m.lock());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a guard of a `pysync::Mutex<T>`",
+    label = "a `pysync::Condvar` waits with `&mut` a `pysync::MutexGuard` or `pysync::ArcMutexGuard`",
+    note = "lock a `pysync::Mutex<T>` and pass `&mut guard`; for a `pysync::Lock` or `RLock`, use `pysync::Condition`"
+)]
 pub trait CondvarGuard: sealed::Guard {}
 
 #[cfg(not(loom))]
