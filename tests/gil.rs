@@ -9,18 +9,6 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Waits (politely) until `cond` holds, or panics after a generous bound.
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Checks the stats identity with nobody holding the GIL.
 fn assert_balanced(s: GilStats) {
     assert_eq!(s.acquisitions, s.releases(), "{s:?}");
@@ -29,6 +17,7 @@ fn assert_balanced(s: GilStats) {
 
 #[test]
 fn mutual_exclusion_with_checks() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_micros(200));
     let inside = AtomicUsize::new(0);
     let total = AtomicUsize::new(0);
@@ -55,6 +44,7 @@ fn mutual_exclusion_with_checks() {
 
 #[test]
 fn forced_switch_happens() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_millis(1));
     let stop = AtomicBool::new(false);
     let other_ran = AtomicBool::new(false);
@@ -85,6 +75,7 @@ fn forced_switch_happens() {
 
 #[test]
 fn fifo_handoff_order() {
+    let _watchdog = common::watchdog();
     // A huge interval: no forced switches, only voluntary hand-offs, which
     // go to the longest waiter.
     let gil = Gil::with_switch_interval(Duration::from_secs(3600));
@@ -103,7 +94,7 @@ fn fifo_handoff_order() {
                 let _g = gil.acquire();
                 order.lock().unwrap().push(i);
             });
-            wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
+            common::wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
             // Parked (blocked in the kernel) before the next one arrives.
             common::wait_until_parked(&tid_rx.recv().unwrap());
         }
@@ -116,6 +107,7 @@ fn fifo_handoff_order() {
 
 #[test]
 fn no_barging_past_a_waiter() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_secs(3600));
     let guard = gil.acquire();
     let got = AtomicBool::new(false);
@@ -134,12 +126,13 @@ fn no_barging_past_a_waiter() {
         drop(guard);
         // The GIL went straight to the waiter: a fresh try fails.
         assert!(gil.try_acquire().is_none() || got.load(Ordering::SeqCst));
-        wait_for("waiter to run", || got.load(Ordering::SeqCst));
+        common::wait_for("waiter to run", || got.load(Ordering::SeqCst));
     });
 }
 
 #[test]
 fn allow_threads_really_releases() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let mut guard = gil.acquire();
     let entered = AtomicBool::new(false);
@@ -164,6 +157,7 @@ fn allow_threads_really_releases() {
 
 #[test]
 fn allow_threads_comes_back_while_cpu_bound_holder_runs() {
+    let _watchdog = common::watchdog();
     // The I/O thread must regain the GIL although the other thread never
     // releases it voluntarily (it only calls check()).
     let gil = Gil::with_switch_interval(Duration::from_millis(5));
@@ -191,6 +185,7 @@ fn allow_threads_comes_back_while_cpu_bound_holder_runs() {
 
 #[test]
 fn try_acquire_and_timeouts() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let g = gil.try_acquire().expect("free");
     assert!(gil.try_acquire().is_none());
@@ -216,6 +211,7 @@ fn try_acquire_and_timeouts() {
 
 #[test]
 fn timed_out_waiter_leaves_no_trace() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_micros(100));
     let g = gil.acquire();
     thread::scope(|s| {
@@ -234,6 +230,7 @@ fn timed_out_waiter_leaves_no_trace() {
 
 #[test]
 fn stats_add_up() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_micros(500));
     let barrier = Barrier::new(3);
     thread::scope(|s| {
@@ -260,6 +257,7 @@ fn stats_add_up() {
 
 #[test]
 fn guard_drop_releases() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     {
         let _g = gil.acquire();
@@ -272,6 +270,7 @@ fn guard_drop_releases() {
 
 #[test]
 fn panic_while_holding_leaves_gil_usable() {
+    let _watchdog = common::watchdog();
     let gil = Arc::new(Gil::new());
     let g2 = Arc::clone(&gil);
     let r = thread::spawn(move || {
@@ -286,6 +285,7 @@ fn panic_while_holding_leaves_gil_usable() {
 
 #[test]
 fn panic_inside_allow_threads_leaves_gil_usable() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let r = catch_unwind(AssertUnwindSafe(|| {
         let mut g = gil.acquire();
@@ -306,6 +306,7 @@ fn panic_inside_allow_threads_leaves_gil_usable() {
 
 #[test]
 fn set_switch_interval_takes_effect() {
+    let _watchdog = common::watchdog();
     // Start with "never force a switch": the waiter only gets in once the
     // interval is shortened at run time.
     let gil = Gil::with_switch_interval(Duration::MAX);
@@ -345,6 +346,7 @@ fn set_switch_interval_takes_effect() {
 
 #[test]
 fn zero_interval_switches_on_every_check() {
+    let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::ZERO);
     let count = AtomicUsize::new(0);
     thread::scope(|s| {
@@ -364,10 +366,235 @@ fn zero_interval_switches_on_every_check() {
 
 #[test]
 fn debug_does_not_block() {
+    let _watchdog = common::watchdog();
     let gil = Gil::new();
     let g = gil.acquire();
     let s = format!("{gil:?} {g:?}");
     assert!(s.contains("locked: true"), "{s}");
     drop(g);
     assert!(format!("{:?}", gil.stats()).contains("acquisitions: 1"));
+}
+
+// ----- starvation: the hostile pattern ---------------------------------------
+
+/// Two threads each hold the GIL for `hold` without ever calling `check()`,
+/// then spend 1 ms in `allow_threads`, over and over; a third thread calls
+/// `acquire`. Returns how many holds of the two others completed while the
+/// third waited (several trials; the largest). Gives up (returning what it
+/// saw) once the others have completed `cap` holds during one wait.
+fn hostile_turns(interval: Duration, hold: Duration, trials: usize, cap: usize) -> Vec<usize> {
+    let gil = Gil::with_switch_interval(interval);
+    // Holds completed by the two hostile threads.
+    let holds = AtomicUsize::new(0);
+    // While a trial runs: the hold count at which the hostile threads give
+    // up (so that a starving trial ends); usize::MAX otherwise.
+    let give_up_at = AtomicUsize::new(usize::MAX);
+    let stop = AtomicBool::new(false);
+    let mut turns = Vec::new();
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut guard = gil.acquire();
+                while !stop.load(Ordering::SeqCst) {
+                    let start = Instant::now();
+                    // Hold without `check()`.
+                    while start.elapsed() < hold {
+                        std::hint::spin_loop();
+                    }
+                    let n = holds.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n >= give_up_at.load(Ordering::SeqCst) {
+                        // A starving trial: stop competing until it ends.
+                        drop(guard);
+                        common::wait_for("the starving trial to end", || {
+                            give_up_at.load(Ordering::SeqCst) == usize::MAX
+                                || stop.load(Ordering::SeqCst)
+                        });
+                        guard = gil.acquire();
+                        continue;
+                    }
+                    guard.allow_threads(|| thread::sleep(Duration::from_millis(1)));
+                }
+            });
+        }
+        for _ in 0..trials {
+            // Let the pattern run a few rounds first.
+            let from = holds.load(Ordering::SeqCst);
+            common::wait_for("the hostile pattern to run", || {
+                holds.load(Ordering::SeqCst) >= from + 4
+            });
+            let before = holds.load(Ordering::SeqCst);
+            give_up_at.store(before + cap, Ordering::SeqCst);
+            let guard = gil.acquire();
+            turns.push(holds.load(Ordering::SeqCst) - before);
+            give_up_at.store(usize::MAX, Ordering::SeqCst);
+            drop(guard);
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+    assert_balanced(gil.stats());
+    turns
+}
+
+/// The bound the docs state for this pattern: a waiter is served before any
+/// other thread has held the GIL twice (the hold in progress when it arrived
+/// and one more by the other thread). One more for a loaded machine (the
+/// waiter may be descheduled between calling `acquire` and queueing).
+const HOSTILE_BOUND: usize = 3;
+
+#[test]
+fn hostile_holders_do_not_starve_a_waiter_interval_100ms() {
+    let _watchdog = common::watchdog();
+    let turns = hostile_turns(Duration::from_millis(100), Duration::from_millis(20), 8, 40);
+    assert!(
+        turns.iter().all(|&t| t <= HOSTILE_BOUND),
+        "a waiter waited through {turns:?} holds of the others (bound {HOSTILE_BOUND})"
+    );
+}
+
+#[test]
+fn hostile_holders_do_not_starve_a_waiter_default_interval() {
+    let _watchdog = common::watchdog();
+    let turns = hostile_turns(Duration::from_millis(5), Duration::from_millis(20), 8, 40);
+    assert!(
+        turns.iter().all(|&t| t <= HOSTILE_BOUND),
+        "a waiter waited through {turns:?} holds of the others (bound {HOSTILE_BOUND})"
+    );
+}
+
+// ----- set_switch_interval never loses a waiter ------------------------------
+
+/// The waiter reads the interval (`Duration::MAX`: never ask) while the
+/// holder shortens it: whatever the order, the waiter must end up asking, so
+/// that the holder's `check()` loop hands over. Many rounds with varied
+/// timing, each bounded.
+#[test]
+fn set_switch_interval_never_loses_a_waiter() {
+    let _watchdog = common::watchdog();
+    for round in 0..500u32 {
+        let gil = Gil::with_switch_interval(Duration::MAX);
+        let started = AtomicBool::new(false);
+        let got = AtomicBool::new(false);
+        thread::scope(|s| {
+            let guard = gil.acquire();
+            s.spawn(|| {
+                started.store(true, Ordering::SeqCst);
+                let _g = gil.acquire();
+                got.store(true, Ordering::SeqCst);
+            });
+            common::wait_for("the waiter to start", || started.load(Ordering::SeqCst));
+            // Vary where the change lands in the waiter's slow path.
+            for _ in 0..(round * 7919) % 3000 {
+                std::hint::spin_loop();
+            }
+            gil.set_switch_interval(Duration::ZERO);
+            let start = Instant::now();
+            while !got.load(Ordering::SeqCst) {
+                guard.check();
+                thread::yield_now();
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "round {round}: the waiter never asked after set_switch_interval"
+                );
+            }
+            drop(guard);
+        });
+    }
+}
+
+// ----- fair share -------------------------------------------------------------
+
+/// An I/O thread coming back from `allow_threads` has used little GIL time:
+/// it preempts a CPU-bound holder at the holder's next `check`, whatever the
+/// switch interval (0.1.0 made every return wait a "minimum slice" of
+/// interval/25: 2.4 s here, so the 20 returns took 48 s).
+#[test]
+fn io_return_preempts_without_waiting_an_interval() {
+    let _watchdog = common::watchdog();
+    let gil = Gil::with_switch_interval(Duration::from_secs(60));
+    let done = AtomicBool::new(false);
+    let holding = AtomicBool::new(false);
+    let start = Instant::now();
+    thread::scope(|s| {
+        let mut guard = gil.acquire();
+        // The CPU-bound thread starts while we are in `allow_threads` (so
+        // we come back as an I/O thread that has used no GIL time).
+        guard.allow_threads(|| {
+            s.spawn(|| {
+                let guard = gil.acquire();
+                holding.store(true, Ordering::SeqCst);
+                while !done.load(Ordering::Relaxed) {
+                    guard.check();
+                    std::hint::spin_loop();
+                }
+            });
+            common::wait_for("the CPU-bound thread to hold the GIL", || {
+                holding.load(Ordering::SeqCst)
+            });
+        });
+        for _ in 0..20 {
+            guard.allow_threads(|| thread::sleep(Duration::from_micros(100)));
+        }
+        done.store(true, Ordering::Relaxed);
+        drop(guard);
+    });
+    let elapsed = start.elapsed();
+    let s = gil.stats();
+    // Every return found the CPU-bound thread holding the GIL (or, rarely,
+    // the GIL free as it switched) and preempted it at once.
+    assert!(s.priority_switches >= 15, "{s:?}");
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "21 returns took {elapsed:?}: {s:?}"
+    );
+    assert_balanced(s);
+}
+
+/// A voluntary release serves the waiter that has used the least GIL time,
+/// not the one that queued first: `A` held the GIL for a while and queued
+/// again (`yield_now`) before `C` arrived, but `C` (a newcomer, no GIL time
+/// yet) goes first. 0.1.0 served them in queue order.
+#[test]
+fn release_serves_the_waiter_that_used_least() {
+    let _watchdog = common::watchdog();
+    let gil = Gil::with_switch_interval(Duration::MAX);
+    let order = Mutex::new(Vec::new());
+    let a_holds = AtomicBool::new(false);
+    let b_parked = AtomicBool::new(false);
+    let b_holds = AtomicBool::new(false);
+    let b_go = AtomicBool::new(false);
+    thread::scope(|s| {
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (gil, order, a_holds, b_parked) = (&gil, &order, &a_holds, &b_parked);
+        s.spawn(move || {
+            tid_tx.send(common::current_tid()).unwrap();
+            let guard = gil.acquire();
+            a_holds.store(true, Ordering::SeqCst);
+            common::wait_for("B to queue", || b_parked.load(Ordering::SeqCst));
+            // Use 10 ms of GIL time with B queued behind (and so measured).
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(10) {
+                std::hint::spin_loop();
+            }
+            guard.yield_now(); // to B; A queues again
+            order.lock().unwrap().push("A");
+        });
+        let a_tid = tid_rx.recv().unwrap();
+        common::wait_for("A to hold the GIL", || a_holds.load(Ordering::SeqCst));
+        common::spawn_parked(s, || {
+            let _g = gil.acquire();
+            order.lock().unwrap().push("B");
+            b_holds.store(true, Ordering::SeqCst);
+            common::wait_for("the go", || b_go.load(Ordering::SeqCst));
+        });
+        b_parked.store(true, Ordering::SeqCst);
+        common::wait_for("B to hold the GIL", || b_holds.load(Ordering::SeqCst));
+        common::wait_until_parked(&a_tid); // A queued again, before C
+        common::spawn_parked(s, || {
+            let _g = gil.acquire();
+            order.lock().unwrap().push("C");
+        });
+        b_go.store(true, Ordering::SeqCst);
+    });
+    assert_eq!(*order.lock().unwrap(), ["B", "C", "A"]);
+    assert_balanced(gil.stats());
 }
