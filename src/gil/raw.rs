@@ -122,12 +122,12 @@
 //! the drop request parks untimed: every hand-off wakes all requesters it
 //! does not serve ([`Signal::Replan`]) to plan against the new holder, so a
 //! request can neither outlive its holder nor be lost. Once queued, a waiter
-//! spins (`SpinWait`) before it sleeps, with `Flags::SPINNING` up (not
-//! under loom, where `SpinWait` never spins).
+//! spins up to 20 µs before it sleeps, with `Flags::SPINNING` up (not under
+//! loom, where nothing spins).
 
 use crate::deadline::{self, earliest, instant_at};
 use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
-use crate::sync::{AtomicU8, AtomicU64, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU8, AtomicU64, Ordering, loom_const_fn};
 use core::cell::Cell;
 use crossbeam_utils::CachePadded;
 use std::time::Instant;
@@ -145,6 +145,9 @@ const WOKEN: UnparkToken = UnparkToken(0);
 
 /// "Never", as a time in ns.
 const NEVER: u64 = u64::MAX;
+
+/// How long a queued waiter spins before it sleeps (ns).
+const SPIN_NS: u64 = 20_000;
 
 /// The floor's first value: virtual times start here, far enough above 0
 /// that "the floor minus the sleeper credit" never saturates (the credit
@@ -694,14 +697,25 @@ impl RawGil {
     }
 
     /// `park`'s before_sleep (queued, outside the lock): spin until handed
-    /// the GIL or told to re-plan, or until `SpinWait` gives up.
+    /// the GIL or told to re-plan, for at most [`SPIN_NS`].
+    ///
+    /// Not `SpinWait`: its spinning phase is a few pauses, after which it
+    /// yields to the OS, and under load a yield gives the core away for a
+    /// whole time slice. A hand-off here usually comes within a few µs (the
+    /// holder's next `check`, or the ~µs an I/O thread holds the GIL between
+    /// two system calls), so this spins (pause instructions) for that long,
+    /// reading the clock between rounds, and then sleeps.
     fn spin_then_sleep(&self, me: &Waiter) {
         if cfg!(loom) {
-            // `SpinWait` never spins under loom: nothing to do.
+            // No spinning in the model (like `SpinWait` under loom).
             return;
         }
-        let mut spin = SpinWait::new();
-        while me.signal() == Signal::None && spin.spin() {}
+        let until = clock::now().saturating_add(SPIN_NS);
+        while me.signal() == Signal::None && clock::now() < until {
+            for _ in 0..32 {
+                core::hint::spin_loop();
+            }
+        }
         // Relaxed: a hint for whoever picks the next holder (a stale
         // "spinning" only costs that thread a wake-up).
         me.flags.fetch_and(!Flags::SPINNING, Ordering::Relaxed);
