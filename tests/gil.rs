@@ -390,6 +390,8 @@ fn hostile_turns(interval: Duration, hold: Duration, trials: usize, cap: usize) 
     // up (so that a starving trial ends); usize::MAX otherwise.
     let give_up_at = AtomicUsize::new(usize::MAX);
     let stop = AtomicBool::new(false);
+    // The hold count when the waiter of a trial got the GIL.
+    let served = AtomicUsize::new(usize::MAX);
     let mut turns = Vec::new();
     thread::scope(|s| {
         for _ in 0..2 {
@@ -422,12 +424,33 @@ fn hostile_turns(interval: Duration, hold: Duration, trials: usize, cap: usize) 
             common::wait_for("the hostile pattern to run", || {
                 holds.load(Ordering::SeqCst) >= from + 4
             });
-            let before = holds.load(Ordering::SeqCst);
-            give_up_at.store(before + cap, Ordering::SeqCst);
-            let guard = gil.acquire();
-            turns.push(holds.load(Ordering::SeqCst) - before);
+            // The waiter, on its own thread; its turns are counted from the
+            // moment it is seen asleep in the queue (on a loaded machine it
+            // may be descheduled for a while between calling `acquire` and
+            // queueing, which no scheduler can help), or from its call if it
+            // was served before that was seen.
+            let called = holds.load(Ordering::SeqCst);
+            give_up_at.store(called + cap, Ordering::SeqCst);
+            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+            served.store(usize::MAX, Ordering::SeqCst);
+            let (gil, holds, served) = (&gil, &holds, &served);
+            let waiter = s.spawn(move || {
+                tid_tx.send(common::current_tid()).unwrap();
+                let _g = gil.acquire();
+                served.store(holds.load(Ordering::SeqCst), Ordering::SeqCst);
+            });
+            let tid = tid_rx.recv().unwrap();
+            let mut queued = called;
+            common::wait_for("the waiter to queue or be served", || {
+                if common::is_parked(&tid) {
+                    queued = holds.load(Ordering::SeqCst);
+                    return true;
+                }
+                served.load(Ordering::SeqCst) != usize::MAX
+            });
+            waiter.join().unwrap();
+            turns.push(served.load(Ordering::SeqCst) - queued);
             give_up_at.store(usize::MAX, Ordering::SeqCst);
-            drop(guard);
         }
         stop.store(true, Ordering::SeqCst);
     });
@@ -435,10 +458,11 @@ fn hostile_turns(interval: Duration, hold: Duration, trials: usize, cap: usize) 
     turns
 }
 
-/// The bound the docs state for this pattern: a waiter is served before any
-/// other thread has held the GIL twice (the hold in progress when it arrived
-/// and one more by the other thread). One more for a loaded machine (the
-/// waiter may be descheduled between calling `acquire` and queueing).
+/// The bound the docs state for this pattern (`src/gil/raw.rs`): a queued
+/// waiter is served before the two others complete two holds (the one in
+/// progress when it queued and one by the other thread). One more for the
+/// instant a waiter woken by its timer re-queues as a requester, when a
+/// release may find nobody queued.
 const HOSTILE_BOUND: usize = 3;
 
 #[test]
@@ -539,13 +563,15 @@ fn io_return_preempts_without_waiting_an_interval() {
     });
     let elapsed = start.elapsed();
     let s = gil.stats();
-    // Every return found the CPU-bound thread holding the GIL (or, rarely,
-    // the GIL free as it switched) and preempted it at once.
-    assert!(s.priority_switches >= 15, "{s:?}");
+    // A return either found the GIL free (the CPU-bound thread not back in
+    // line yet: common on a loaded machine) or preempted the holder at
+    // once: no return waited for the holder's interval or slice.
     assert!(
         elapsed < Duration::from_secs(20),
         "21 returns took {elapsed:?}: {s:?}"
     );
+    assert!(s.io_waits >= s.priority_switches, "{s:?}");
+    assert_eq!(s.forced_switches, 0, "{s:?}");
     assert_balanced(s);
 }
 

@@ -57,18 +57,26 @@
 //! without calling `check`, with `I ≤ 100 ms`), `W` is served before the
 //! others complete `n − 1` holds.
 //!
-//! *Proof sketch.* (1) `W` is queued, so every hand-off while it waits goes
-//! to a thread `X` with `vr_X ≤ v + G` (the smallest queued `vr` is at most
-//! `v`; a spinner is taken only within `G` of it). (2) Every thread queues
-//! with `vr ≥ F − C` for the floor `F` at that moment, and the floor never
-//! decreases, so `T`'s `vr` is at least `F_W − C` whenever it queues after
-//! `W` did. (3) A hold adds its length to the holder's virtual time, and the
-//! thread queues again with at least that. So `T` is served while `W` waits
-//! only while `vr_T ≤ v + G`, and its holds before its last serve add up to
-//! at most `v + G − (F_W − C)`; the last one is at most `H`. ∎ Holds are
-//! measured from the hand-off; a holder that took a free GIL without a
-//! hand-off is measured from the moment the first waiter queued behind it
-//! (`INFO` below), which is no later than `W`'s arrival.
+//! *Proof sketch.* (1) While `W` is queued the GIL is never free (a
+//! release with waiters hands it over), and every hand-off goes to a thread
+//! `X` with `vr_X ≤ v + G`: the smallest queued `vr` is at most `v`, and a
+//! spinner is taken only within `G` of it. `W` keeps `v` while it waits,
+//! through every wake-up (a newcomer is placed at the floor only once). (2)
+//! Every thread queues with `vr ≥ F − C` for the floor `F` at that moment,
+//! and the floor never decreases, so a thread that queues after `W` did has
+//! `vr ≥ F_W − C`; one already queued then has `vr ≥ F_W − G`, since the
+//! floor only rises to the `vr` of a thread served within `G` of the
+//! smallest queued. (3) A hold adds its length to the holder's virtual
+//! time, and the thread queues again with at least that. So `T` is served
+//! while `W` waits only while `vr_T ≤ v + G`, and its holds before its last
+//! serve add up to at most `v + G − (F_W − C)`; the last one is at most
+//! `H`. ∎ Holds are measured from the hand-off; a holder that took a free
+//! GIL without one is measured from the moment the first waiter queued
+//! behind it (`INFO` below), no later than `W`'s arrival. Two rare races
+//! fall outside the argument: a hand-off whose chosen waiter leaves the
+//! queue twice in a row (a timeout) falls back to the first eligible
+//! waiter, and in the instant a woken waiter re-queues, a release may find
+//! nobody queued and free the GIL, so another thread may take it.
 //!
 //! # State
 //!
@@ -228,18 +236,31 @@ impl Policy {
         }
     }
 
-    /// The virtual time a thread of `kind` whose own is `own` queues with.
-    fn place(self, kind: Kind, own: u64, floor: u64) -> u64 {
-        match kind {
-            Kind::Newcomer => floor,
-            Kind::Requeue | Kind::Returner => own.max(floor.saturating_sub(self.credit())),
+    /// The virtual time a thread of `kind` whose own is `own` queues with,
+    /// given the `floor` (`None`: it was placed already, in this same wait,
+    /// and keeps `own`).
+    fn place(self, kind: Kind, own: u64, floor: Option<u64>) -> u64 {
+        match (kind, floor) {
+            (_, None) => own,
+            (Kind::Newcomer, Some(floor)) => floor,
+            (Kind::Requeue | Kind::Returner, Some(floor)) => {
+                own.max(floor.saturating_sub(self.credit()))
+            }
         }
     }
 
     /// The plan of a waiter of `kind` whose own virtual time is `own`,
     /// queueing at time `now` behind a holder that got the GIL at `since`
     /// with virtual time `holder_vr`.
-    fn plan(self, kind: Kind, own: u64, floor: u64, holder_vr: u64, since: u64, now: u64) -> Plan {
+    fn plan(
+        self,
+        kind: Kind,
+        own: u64,
+        floor: Option<u64>,
+        holder_vr: u64,
+        since: u64,
+        now: u64,
+    ) -> Plan {
         let vr = self.place(kind, own, floor);
         // The holder's virtual time at `t` is `holder_vr + (t − since)`: it
         // is ahead by the threshold from `due` on.
@@ -572,6 +593,11 @@ impl RawGil {
     #[inline(never)]
     fn wait(&self, kind: Kind, vr: &Cell<u64>, deadline: Option<Instant>, mut timer: u64) -> bool {
         let start = clock::now();
+        // Whether validate has placed us: a waiter is placed once per wait
+        // and keeps that virtual time through every later attempt (were it
+        // placed again after each wake-up, the floor, which rises as others
+        // are served, could push it back each time).
+        let placed = Cell::new(false);
         // Relaxed: only a hint for the CAS below, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -619,7 +645,7 @@ impl RawGil {
             let park_deadline = earliest(wake_at, deadline);
             let result = park::park(
                 self.key(),
-                || self.validate(kind, &me, timer, &wanted),
+                || self.validate(kind, &me, timer, &wanted, &placed),
                 || self.spin_then_sleep(&me),
                 |_key, was_last| {
                     if was_last {
@@ -658,7 +684,14 @@ impl RawGil {
     /// held; plan (see [`Policy::plan`]) against the current holder; park
     /// only if the plan wants the `timer` the park was given (else leave
     /// the one it wants in `wanted`); raise the drop request if due.
-    fn validate(&self, kind: Kind, me: &Waiter, timer: u64, wanted: &Cell<u64>) -> bool {
+    fn validate(
+        &self,
+        kind: Kind,
+        me: &Waiter,
+        timer: u64,
+        wanted: &Cell<u64>,
+        placed: &Cell<bool>,
+    ) -> bool {
         // Relaxed (here and below): under the queue lock, which orders
         // every write these loads care about.
         let state = self.state.load(Ordering::Relaxed);
@@ -674,10 +707,12 @@ impl RawGil {
             self.holder_since.store(now, Ordering::Relaxed);
             self.state.fetch_or(INFO, Ordering::Relaxed);
         }
+        // Placed once per wait: later attempts keep the virtual time.
+        let floor_for_placing = (!placed.replace(true)).then_some(floor);
         let plan = self.policy().plan(
             kind,
             me.vr(),
-            floor,
+            floor_for_placing,
             self.holder_vr.load(Ordering::Relaxed),
             self.holder_since.load(Ordering::Relaxed),
             now,
@@ -936,7 +971,7 @@ impl RawGil {
                 self.drop_request.store(0, Ordering::Relaxed);
                 let plan = self
                     .policy()
-                    .plan(Kind::Requeue, vr_end, floor, vr, now, now);
+                    .plan(Kind::Requeue, vr_end, Some(floor), vr, now, now);
                 timer.set(plan.timer);
                 self.state.fetch_or(INFO, Ordering::Relaxed);
                 if !result.have_more_threads && !replanned.get() {
@@ -1032,20 +1067,20 @@ mod tests {
         assert_eq!(p.threshold(Kind::Newcomer), Some(2_500_000));
         assert_eq!(p.threshold(Kind::Requeue), Some(2_500_000));
         let floor = VR_ORIGIN + 10_000_000;
-        assert_eq!(p.place(Kind::Newcomer, 0, floor), floor);
+        assert_eq!(p.place(Kind::Newcomer, 0, Some(floor)), floor);
         // A thread that slept long keeps at most the credit.
-        assert_eq!(p.place(Kind::Returner, 0, floor), floor - 500_000);
+        assert_eq!(p.place(Kind::Returner, 0, Some(floor)), floor - 500_000);
         // One that used more than the floor keeps its own.
-        assert_eq!(p.place(Kind::Requeue, floor + 7, floor), floor + 7);
+        assert_eq!(p.place(Kind::Requeue, floor + 7, Some(floor)), floor + 7);
         let never = Policy { interval: NEVER };
         assert_eq!(never.threshold(Kind::Returner), None);
         assert_eq!(
-            never.place(Kind::Returner, 0, VR_ORIGIN),
+            never.place(Kind::Returner, 0, Some(VR_ORIGIN)),
             VR_ORIGIN - u64::MAX / 10
         );
         let zero = Policy { interval: 0 };
         assert_eq!(zero.threshold(Kind::Newcomer), Some(0));
-        assert_eq!(zero.place(Kind::Returner, 3, floor), floor);
+        assert_eq!(zero.place(Kind::Returner, 3, Some(floor)), floor);
     }
 
     /// A plan is made under the queue lock against the holder of the
@@ -1063,22 +1098,41 @@ mod tests {
         // the floor): due at once.
         let me = waiter(0, Flags::RETURNER);
         let wanted = Cell::new(NEVER);
-        assert!(gil.validate(Kind::Returner, &me, NEVER, &wanted));
+        assert!(gil.validate(Kind::Returner, &me, NEVER, &wanted, &Cell::new(false)));
         assert_eq!(gil.drop_request.load(Ordering::Relaxed), 1);
         gil.drop_request.store(0, Ordering::Relaxed);
         // The GIL goes to a thread far behind it (as a hand-off records).
         gil.holder_vr.store(me.vr() - 1_000_000, Ordering::Relaxed);
         gil.holder_since.store(clock::now(), Ordering::Relaxed);
         let me = waiter(me.vr(), Flags::RETURNER);
-        assert!(!gil.validate(Kind::Returner, &me, NEVER, &wanted));
+        assert!(!gil.validate(Kind::Returner, &me, NEVER, &wanted, &Cell::new(false)));
         let timer = wanted.get();
         assert!(timer != NEVER && timer > clock::now(), "{timer}");
         assert_eq!(gil.drop_request.load(Ordering::Relaxed), 0);
         // With the timer it wants, it parks without asking.
-        assert!(gil.validate(Kind::Returner, &me, timer, &wanted));
+        assert!(gil.validate(Kind::Returner, &me, timer, &wanted, &Cell::new(false)));
         assert_eq!(gil.drop_request.load(Ordering::Relaxed), 0);
         gil.state.fetch_and(!WAITERS, Ordering::Relaxed);
         gil.release(&vr);
         assert!(!gil.snapshot().0);
+    }
+
+    /// A newcomer is placed at the floor once; woken to plan again after
+    /// others were served (the floor rose), it keeps its place.
+    #[test]
+    fn a_newcomer_keeps_its_place_across_wake_ups() {
+        let gil = RawGil::new(5_000_000);
+        let vr = Cell::new(0);
+        assert!(gil.try_acquire());
+        gil.state.fetch_or(WAITERS, Ordering::Relaxed);
+        let (me, wanted, placed) = (waiter(0, 0), Cell::new(NEVER), Cell::new(false));
+        // Not due yet: it wants a timer, and is placed at the floor.
+        assert!(!gil.validate(Kind::Newcomer, &me, NEVER, &wanted, &placed));
+        assert_eq!(me.vr(), VR_ORIGIN);
+        gil.floor.store(VR_ORIGIN + 1_000_000, Ordering::Relaxed);
+        assert!(gil.validate(Kind::Newcomer, &me, wanted.get(), &wanted, &placed));
+        assert_eq!(me.vr(), VR_ORIGIN);
+        gil.state.fetch_and(!WAITERS, Ordering::Relaxed);
+        gil.release(&vr);
     }
 }
