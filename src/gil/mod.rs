@@ -49,6 +49,11 @@ const fn saturating_ns(d: Duration) -> u64 {
 ///   effect, CPython's bpo-7946);
 /// * CPU-bound threads switch among themselves every switch interval
 ///   (default 5 ms, like `sys.getswitchinterval()`);
+/// * a waiter spins (up to 20 µs) before it sleeps, and a hand-off goes to a
+///   waiter that is still spinning rather than to a sleeping one when the
+///   spinner has used at most interval/25 more GIL time: handing over to a
+///   running thread costs no futex sleep and no wake-up latency, and the
+///   sleeper's loss is bounded by that granularity;
 /// * **no starvation**: while a thread waits, each other thread can hold the
 ///   GIL for at most about `0.14 × interval` plus one of its own holds
 ///   before the waiter is served (the exact bound and its proof are in the
@@ -132,14 +137,15 @@ pub struct GilStats {
     pub total_wait: Duration,
     /// Longest single wait for the GIL.
     pub max_wait: Duration,
-    /// Waits of threads coming back from `allow_threads` (slow path only:
-    /// a return that found the GIL free is not counted).
+    /// Waits of threads coming back from `allow_threads` (a return that
+    /// took a free GIL at once is not counted).
     pub io_waits: u64,
     /// Total time of those waits.
     pub io_wait: Duration,
     /// Longest of those waits.
     pub io_max_wait: Duration,
-    /// Direct hand-offs to a waiter that was still spinning (awake).
+    /// Direct hand-offs to a waiter that was still spinning (awake: no
+    /// futex sleep; from the spinner slot, no system call at all).
     pub handoffs_to_spinning: u64,
     /// Direct hand-offs to a waiter that was asleep (a futex wake-up).
     pub handoffs_to_sleeping: u64,

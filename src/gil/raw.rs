@@ -87,6 +87,7 @@
 //! | `holder_vr`, `holder_since` | the holder's virtual time when it got the GIL, and when (ns, [`clock`]) |
 //! | `floor`         | `F`, see above |
 //! | `interval_ns`   | `I` |
+//! | `spinner`       | the spinner slot: the address of a waiter spinning without being parked, or 0 |
 //!
 //! Every write to the fields below `drop_request` happens under the queue
 //! lock of the GIL's key (in a `park` validate or an `unpark_filter`
@@ -123,19 +124,35 @@
 //!
 //! # Waiters
 //!
-//! A parking thread's [`Waiter`] record lives on its stack in
-//! [`RawGil::wait`]; its address is the park token ([`Token`]), so whoever
-//! hands the GIL over (under the queue lock) reads every queued waiter's
-//! `vr` and [`Flags`] and signals the one it picks. A waiter that raised
-//! the drop request parks untimed: every hand-off wakes all requesters it
-//! does not serve ([`Signal::Replan`]) to plan against the new holder, so a
-//! request can neither outlive its holder nor be lost. Once queued, a waiter
-//! spins up to 20 µs before it sleeps, with `Flags::SPINNING` up (not under
-//! loom, where nothing spins).
+//! A waiting thread's [`Waiter`] record lives on its stack in
+//! [`RawGil::wait`]. Whoever hands the GIL over (under the queue lock) reads
+//! every waiter's `vr` and [`Flags`] and signals the one it picks.
+//!
+//! * **The spinner slot.** A waiter first tries to spin *without parking*:
+//!   under the queue lock it plans (as validate would), raises the drop
+//!   request if due, and puts its record's address in `spinner` if the slot
+//!   is free; then it spins up to 20 µs on its signal. A hand-off that
+//!   picks it takes it out of the slot and signals it, under the lock: one
+//!   store, no queue operation, no futex wake-up (the common case of an I/O
+//!   thread and a CPU-bound thread trading the GIL). A spinner that got no
+//!   signal leaves the slot under the lock (if a hand-off took it out first,
+//!   the signal is already there) and parks.
+//! * **Parked waiters.** Otherwise (slot taken, or spun out) a waiter parks
+//!   with its record's address as park token ([`Token`]); if it did not
+//!   spin in the slot, it spins up to 20 µs once queued before it sleeps
+//!   (`Flags::SPINNING` up meanwhile; a hand-off to it then costs a futex
+//!   wake-up call but no sleep).
+//! * **Requests.** A waiter that raised the drop request parks untimed:
+//!   every hand-off wakes all requesters it does not serve
+//!   ([`Signal::Replan`]), in the queue and in the slot, to plan against the
+//!   new holder, so a request can neither outlive its holder nor be lost.
+//!
+//! Under loom nothing spins: a waiter enters the slot and leaves it at
+//! once, and loom explores every hand-off that falls in between.
 
 use crate::deadline::{self, earliest, instant_at};
 use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
-use crate::sync::{AtomicU8, AtomicU64, Ordering, loom_const_fn};
+use crate::sync::{AtomicU8, AtomicU64, AtomicUsize, Ordering, loom_const_fn};
 use core::cell::Cell;
 use crossbeam_utils::CachePadded;
 use std::time::Instant;
@@ -440,6 +457,19 @@ enum Outcome {
     Kept,
 }
 
+/// How a turn in the spinner slot ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Slot {
+    /// Handed the GIL.
+    Granted,
+    /// Told to plan again (new holder or interval).
+    Replan,
+    /// Spun without a signal: park now.
+    Spun,
+    /// The slot was taken (or the GIL free): park (or retry).
+    Busy,
+}
+
 /// A waiter's plan (made under the queue lock).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Plan {
@@ -517,6 +547,9 @@ pub(crate) struct RawGil {
     floor: AtomicU64,
     holder_vr: AtomicU64,
     holder_since: AtomicU64,
+    /// The spinner slot: the address of a [`Waiter`] spinning without being
+    /// parked (0: none). Only read and written under the queue lock.
+    spinner: AtomicUsize,
     pub(crate) stats: Counters,
 }
 
@@ -530,6 +563,7 @@ impl RawGil {
                 floor: AtomicU64::new(VR_ORIGIN),
                 holder_vr: AtomicU64::new(VR_ORIGIN),
                 holder_since: AtomicU64::new(0),
+                spinner: AtomicUsize::new(0),
                 stats: Counters::new(),
             }
         }
@@ -598,6 +632,12 @@ impl RawGil {
         // placed again after each wake-up, the floor, which rises as others
         // are served, could push it back each time).
         let placed = Cell::new(false);
+        // The spinner slot is tried once per wait, first, by a thread back
+        // from `allow_threads` or switched out by `check` / `yield_now`: it
+        // is for waits of a few µs, which these are when an I/O thread and a
+        // CPU-bound one trade the GIL (a newcomer waits at least half an
+        // interval behind a CPU-bound holder; a wait that goes on parks).
+        let mut try_slot = kind != Kind::Newcomer;
         // Relaxed: only a hint for the CAS below, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -634,11 +674,36 @@ impl RawGil {
                 state = s;
                 continue;
             }
-            let flags = match kind {
+            let kind_flags = match kind {
                 Kind::Returner => Flags::RETURNER,
                 Kind::Newcomer | Kind::Requeue => 0,
-            } | if cfg!(loom) { 0 } else { Flags::SPINNING };
-            let me = Waiter::new(vr.get(), flags);
+            };
+            let slot = if try_slot {
+                try_slot = false;
+                self.spin_in_slot(kind, kind_flags, vr, &placed)
+            } else {
+                Slot::Busy
+            };
+            let spun = match slot {
+                Slot::Granted => {
+                    self.record_acquired(kind, start);
+                    return true;
+                }
+                Slot::Replan => {
+                    // Relaxed: a hint, re-checked by the CAS or by validate.
+                    state = self.state.load(Ordering::Relaxed);
+                    continue;
+                }
+                Slot::Spun => true,
+                Slot::Busy => false,
+            };
+            // Spin again once parked only if we have not spun already.
+            let spinning = if cfg!(loom) || spun {
+                0
+            } else {
+                Flags::SPINNING
+            };
+            let me = Waiter::new(vr.get(), kind_flags | spinning);
             // The timer the plan wants, if not the one we guessed.
             let wanted = Cell::new(timer);
             let wake_at = instant_at(timer);
@@ -646,10 +711,14 @@ impl RawGil {
             let result = park::park(
                 self.key(),
                 || self.validate(kind, &me, timer, &wanted, &placed),
-                || self.spin_then_sleep(&me),
+                || {
+                    if spinning != 0 {
+                        self.spin_then_sleep(&me);
+                    }
+                },
                 |_key, was_last| {
-                    if was_last {
-                        // Relaxed: under the queue lock; orders no data.
+                    // Relaxed: under the queue lock; orders no data.
+                    if was_last && self.spinner.load(Ordering::Relaxed) == 0 {
                         self.state.fetch_and(!WAITERS, Ordering::Relaxed);
                     }
                 },
@@ -681,9 +750,9 @@ impl RawGil {
     }
 
     /// `park`'s validate, under the queue lock: park only while the GIL is
-    /// held; plan (see [`Policy::plan`]) against the current holder; park
-    /// only if the plan wants the `timer` the park was given (else leave
-    /// the one it wants in `wanted`); raise the drop request if due.
+    /// held; plan (see [`RawGil::plan_locked`]); park only if the plan wants
+    /// the `timer` the park was given (else leave the one it wants in
+    /// `wanted`); raise the drop request if due.
     fn validate(
         &self,
         kind: Kind,
@@ -692,11 +761,29 @@ impl RawGil {
         wanted: &Cell<u64>,
         placed: &Cell<bool>,
     ) -> bool {
+        let Some(plan) = self.plan_locked(kind, me, placed) else {
+            return false;
+        };
+        if plan.timer != timer {
+            wanted.set(plan.timer);
+            return false;
+        }
+        if plan.request {
+            self.raise(me);
+        }
+        true
+    }
+
+    /// Under the queue lock: `None` unless the GIL is held and `WAITERS`
+    /// up; else the plan (see [`Policy::plan`]) of `me` against the current
+    /// holder, stamping an unknown holder first, and `me` placed (once per
+    /// wait: `placed`).
+    fn plan_locked(&self, kind: Kind, me: &Waiter, placed: &Cell<bool>) -> Option<Plan> {
         // Relaxed (here and below): under the queue lock, which orders
         // every write these loads care about.
         let state = self.state.load(Ordering::Relaxed);
         if state & (HELD | WAITERS) != HELD | WAITERS {
-            return false;
+            return None;
         }
         let now = clock::now();
         let floor = self.floor.load(Ordering::Relaxed);
@@ -718,17 +805,109 @@ impl RawGil {
             now,
         );
         me.vr.store(plan.vr, Ordering::Relaxed);
-        if plan.timer != timer {
-            wanted.set(plan.timer);
-            return false;
+        Some(plan)
+    }
+
+    /// Under the queue lock: `me` is due, it asks the holder to switch.
+    fn raise(&self, me: &Waiter) {
+        me.flags.fetch_or(Flags::REQUESTER, Ordering::Relaxed);
+        // Relaxed: the holder polls it; the hand-off itself goes through the
+        // queue lock.
+        self.drop_request.store(1, Ordering::Relaxed);
+    }
+
+    /// The waiter in the spinner slot (under the queue lock).
+    fn slot(&self) -> Option<&Waiter> {
+        // Relaxed: under the queue lock, which orders every slot change.
+        match self.spinner.load(Ordering::Relaxed) {
+            0 => None,
+            // SAFETY: a waiter is in the slot only while it is inside
+            // `spin_in_slot`, which it leaves only once out of the slot:
+            // after removing itself under the queue lock, or after the
+            // signal of whoever removed it under the queue lock (which, like
+            // this read, holds that lock).
+            addr => Some(unsafe { &*(addr as *const Waiter) }),
         }
-        if plan.request {
-            me.flags.fetch_or(Flags::REQUESTER, Ordering::Relaxed);
-            // Relaxed: the holder polls it; the hand-off itself goes
-            // through the queue lock.
-            self.drop_request.store(1, Ordering::Relaxed);
+    }
+
+    /// Takes the waiter out of the spinner slot (under the queue lock); the
+    /// caller must then signal it.
+    fn take_slot(&self) -> Option<&Waiter> {
+        let w = self.slot();
+        // Relaxed: under the queue lock.
+        self.spinner.store(0, Ordering::Relaxed);
+        w
+    }
+
+    /// Spins in the spinner slot, if free: planned and visible to hand-offs
+    /// under the queue lock like a parked waiter, but not parked, so a
+    /// hand-off to it is one store (no queue operation, no futex wake-up).
+    /// After [`SPIN_NS`] without a signal it leaves the slot (the caller
+    /// parks). Under loom it leaves at once (nothing spins there; the slot's
+    /// races are what the model explores).
+    fn spin_in_slot(&self, kind: Kind, flags: u8, vr: &Cell<u64>, placed: &Cell<bool>) -> Slot {
+        // Relaxed: a hint (a busy slot is rechecked under the lock).
+        if self.spinner.load(Ordering::Relaxed) != 0 {
+            return Slot::Busy;
         }
-        true
+        let me = Waiter::new(vr.get(), flags | Flags::SPINNING);
+        let entered = Cell::new(false);
+        park::unpark_filter(
+            self.key(),
+            |_| FilterOp::Skip,
+            |_| {
+                // Relaxed: under the queue lock.
+                if self.spinner.load(Ordering::Relaxed) == 0
+                    && let Some(plan) = self.plan_locked(kind, &me, placed)
+                {
+                    if plan.request {
+                        self.raise(&me);
+                    }
+                    self.spinner
+                        .store(&me as *const Waiter as usize, Ordering::Relaxed);
+                    entered.set(true);
+                }
+                WOKEN
+            },
+        );
+        vr.set(me.vr());
+        if !entered.get() {
+            // The slot was taken, or the GIL is free or without `WAITERS`
+            // (then validate fails as well, and the caller retries).
+            return Slot::Busy;
+        }
+        if !cfg!(loom) {
+            let until = clock::now().saturating_add(SPIN_NS);
+            while me.signal() == Signal::None && clock::now() < until {
+                for _ in 0..32 {
+                    core::hint::spin_loop();
+                }
+            }
+        }
+        if me.signal() == Signal::None {
+            // Leave the slot, unless a hand-off took us out of it meanwhile
+            // (then it signalled us before releasing the lock we take).
+            let left = Cell::new(false);
+            park::unpark_filter(
+                self.key(),
+                |_| FilterOp::Skip,
+                |_| {
+                    // Relaxed: under the queue lock.
+                    if self.spinner.load(Ordering::Relaxed) == &me as *const Waiter as usize {
+                        self.spinner.store(0, Ordering::Relaxed);
+                        left.set(true);
+                    }
+                    WOKEN
+                },
+            );
+            if left.get() {
+                return Slot::Spun;
+            }
+        }
+        match me.signal() {
+            Signal::Granted => Slot::Granted,
+            Signal::Replan | Signal::None => Slot::Replan,
+        }
     }
 
     /// `park`'s before_sleep (queued, outside the lock): spin until handed
@@ -854,12 +1033,24 @@ impl RawGil {
     /// Gives the held GIL up (see [`Why`]); `own_vr` is the holder's
     /// virtual time if the GIL has no record of it.
     fn hand_off(&self, why: Why, own_vr: u64) -> Outcome {
+        /// What the first pass decided, under the lock.
+        #[derive(Clone, Copy)]
+        enum First {
+            /// Done: kept, released, or handed to the spinner (then
+            /// `replan`: requesters are queued, and plan again).
+            Done(Outcome, bool),
+            /// Hand to this queued waiter (second pass); the giver's
+            /// virtual time.
+            Queued(ParkToken, u64),
+        }
         let mut attempt = 0u32;
         loop {
-            // Pass 1: find whom to serve, without waking anyone; release or
-            // keep under the lock if nobody.
+            // Pass 1: find whom to serve without waking anyone; under the
+            // lock, keep or release if nobody asks or waits, or serve the
+            // spinner slot's waiter at once (one store: it is awake and not
+            // parked).
             let scan = Cell::new(Scan::default());
-            let outcome = Cell::new(Outcome::Kept);
+            let first = Cell::new(First::Done(Outcome::Kept, false));
             park::unpark_filter(
                 self.key(),
                 |token| {
@@ -870,44 +1061,61 @@ impl RawGil {
                     scan.set(s);
                     FilterOp::Skip
                 },
-                |_| {
-                    let s = scan.get();
-                    if why == Why::Forced && !s.requester {
+                |result| {
+                    let queued = scan.get();
+                    let mut all = queued;
+                    let slot = self.slot();
+                    if let Some(w) = slot {
+                        all.add(Token::of(w).park_token(), w);
+                    }
+                    let decided = if why == Why::Forced && !all.requester {
                         // Stale request (the requester left or was served):
                         // keep the GIL. Relaxed: under the queue lock; a
                         // requester validating later raises it again.
                         self.drop_request.store(0, Ordering::Relaxed);
-                        outcome.set(Outcome::Kept);
-                    } else if s.best.is_none() {
-                        let vr_end = self.holder_vr_now(own_vr);
-                        // Nobody parked (voluntary): release. An RMW, not a
-                        // store, so that it orders after a waiter's
-                        // concurrent `H → H|W` (which then fails its
-                        // validate). Release: publishes the critical section.
-                        self.state.fetch_and(0, Ordering::Release);
-                        // Relaxed: under the queue lock.
-                        self.drop_request.store(0, Ordering::Relaxed);
-                        outcome.set(Outcome::Freed(vr_end));
+                        First::Done(Outcome::Kept, false)
                     } else {
-                        outcome.set(Outcome::Handed(self.holder_vr_now(own_vr), NEVER));
-                    }
+                        let vr_end = self.holder_vr_now(own_vr);
+                        match (all.pick(self.policy().granularity()), slot) {
+                            (None, _) => {
+                                // Nobody queued or spinning (voluntary):
+                                // release. An RMW, not a store, so that it
+                                // orders after a waiter's concurrent
+                                // `H → H|W` (which then fails its validate).
+                                // Release: publishes the critical section.
+                                self.state.fetch_and(0, Ordering::Release);
+                                // Relaxed: under the queue lock.
+                                self.drop_request.store(0, Ordering::Relaxed);
+                                First::Done(Outcome::Freed(vr_end), false)
+                            }
+                            (Some(t), Some(w)) if t == Token::of(w).park_token() => {
+                                self.take_slot();
+                                let timer = self.install(w, why, vr_end, !result.have_more_threads);
+                                First::Done(Outcome::Handed(vr_end, timer), queued.requester)
+                            }
+                            (Some(t), _) => First::Queued(t, vr_end),
+                        }
+                    };
+                    first.set(decided);
                     WOKEN
                 },
             );
-            let vr_end = match outcome.get() {
-                Outcome::Handed(v, _) => v,
-                done => return done,
-            };
-            let target = scan
-                .get()
-                .pick(self.policy().granularity())
-                .expect("a scan with a waiter picks one");
-            // Pass 2: hand the GIL to the target (or, after a few lost
-            // races, to the first eligible waiter).
-            if let Some(timer) = self.grant(target, why, attempt >= 2, vr_end) {
-                return Outcome::Handed(vr_end, timer);
+            match first.get() {
+                First::Done(outcome, replan) => {
+                    if replan {
+                        self.replan_requesters();
+                    }
+                    return outcome;
+                }
+                First::Queued(target, vr_end) => {
+                    // Pass 2: hand the GIL to the queued target (or, after
+                    // a few lost races, to the first eligible waiter).
+                    if let Some(timer) = self.grant(target, why, attempt >= 2, vr_end) {
+                        return Outcome::Handed(vr_end, timer);
+                    }
+                    attempt += 1;
+                }
             }
-            attempt += 1;
         }
     }
 
@@ -957,48 +1165,83 @@ impl RawGil {
                 let Some(token) = picked.get() else {
                     return WOKEN;
                 };
+                // A requester in the spinner slot asked about the holder
+                // that is leaving: it plans again.
+                if self.slot().is_some_and(|w| w.flags().has(Flags::REQUESTER))
+                    && let Some(w) = self.take_slot()
+                {
+                    w.send(Signal::Replan);
+                }
                 // SAFETY: `token` is being unparked by this call, whose
                 // callback this is (see `Token::waiter`).
                 let w = unsafe { Token::waiter(token) };
-                let vr = w.vr();
-                let now = clock::now();
-                // Relaxed (all): under the queue lock, which orders them
-                // with every planner (validate) and giver.
-                self.holder_vr.store(vr, Ordering::Relaxed);
-                self.holder_since.store(now, Ordering::Relaxed);
-                let floor = self.floor.load(Ordering::Relaxed).max(vr);
-                self.floor.store(floor, Ordering::Relaxed);
-                self.drop_request.store(0, Ordering::Relaxed);
-                let plan = self
-                    .policy()
-                    .plan(Kind::Requeue, vr_end, Some(floor), vr, now, now);
-                timer.set(plan.timer);
-                self.state.fetch_or(INFO, Ordering::Relaxed);
-                if !result.have_more_threads && !replanned.get() {
-                    // Nobody left to wait: clear WAITERS (a waiter about to
-                    // park sets it again, and fails its validate meanwhile).
-                    self.state.fetch_and(!WAITERS, Ordering::Relaxed);
-                }
-                // Still the holder until the wake-up below: the counters
-                // are ours.
-                let flags = w.flags();
-                if why == Why::Forced {
-                    if flags.has(Flags::RETURNER) {
-                        bump(&self.stats.priority, 1);
-                    } else {
-                        bump(&self.stats.forced, 1);
-                    }
-                }
-                if flags.has(Flags::SPINNING) {
-                    bump(&self.stats.to_spinning, 1);
-                } else {
-                    bump(&self.stats.to_sleeping, 1);
-                }
-                w.send(Signal::Granted);
+                let nobody_left = !result.have_more_threads && !replanned.get();
+                timer.set(self.install(w, why, vr_end, nobody_left));
                 WOKEN
             },
         );
         picked.get().map(|_| timer.get())
+    }
+
+    /// Under the queue lock: `w` holds the GIL from now on (the caller's
+    /// hold, ending at virtual time `vr_end`, is over). Records the new
+    /// holder, counts the switch, signals `w`; clears `WAITERS` if
+    /// `nobody_left` is queued and the slot is empty. Returns the timer the
+    /// caller would plan with to queue again at once.
+    fn install(&self, w: &Waiter, why: Why, vr_end: u64, nobody_left: bool) -> u64 {
+        let vr = w.vr();
+        let now = clock::now();
+        // Relaxed (all): under the queue lock, which orders them with every
+        // planner and giver.
+        self.holder_vr.store(vr, Ordering::Relaxed);
+        self.holder_since.store(now, Ordering::Relaxed);
+        let floor = self.floor.load(Ordering::Relaxed).max(vr);
+        self.floor.store(floor, Ordering::Relaxed);
+        self.drop_request.store(0, Ordering::Relaxed);
+        self.state.fetch_or(INFO, Ordering::Relaxed);
+        if nobody_left && self.spinner.load(Ordering::Relaxed) == 0 {
+            // Nobody left to wait: clear WAITERS (a waiter about to park
+            // sets it again, and fails its validate meanwhile).
+            self.state.fetch_and(!WAITERS, Ordering::Relaxed);
+        }
+        // Still the holder until `w` sees its signal: the counters are ours.
+        let flags = w.flags();
+        if why == Why::Forced {
+            if flags.has(Flags::RETURNER) {
+                bump(&self.stats.priority, 1);
+            } else {
+                bump(&self.stats.forced, 1);
+            }
+        }
+        if flags.has(Flags::SPINNING) {
+            bump(&self.stats.to_spinning, 1);
+        } else {
+            bump(&self.stats.to_sleeping, 1);
+        }
+        w.send(Signal::Granted);
+        self.policy()
+            .plan(Kind::Requeue, vr_end, Some(floor), vr, now, now)
+            .timer
+    }
+
+    /// Wakes every queued requester to plan again (its request was about
+    /// the holder that just left).
+    fn replan_requesters(&self) {
+        park::unpark_filter(
+            self.key(),
+            |token| {
+                // SAFETY: under the queue lock, `token` is queued on the
+                // GIL's key (see `Token::waiter`).
+                let w = unsafe { Token::waiter(token) };
+                if w.flags().has(Flags::REQUESTER) {
+                    w.send(Signal::Replan);
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Skip
+                }
+            },
+            |_| WOKEN,
+        );
     }
 
     /// `set_switch_interval`: store the interval, void every pending
@@ -1017,6 +1260,18 @@ impl RawGil {
         self.interval_ns.store(interval_ns, Ordering::Relaxed);
         self.drop_request.store(0, Ordering::Relaxed);
         park::unpark_all(self.key(), WOKEN);
+        // And the spinner, if any (one entering later plans with the new
+        // interval: it enters under the lock, after the stores above).
+        park::unpark_filter(
+            self.key(),
+            |_| FilterOp::Skip,
+            |_| {
+                if let Some(w) = self.take_slot() {
+                    w.send(Signal::Replan);
+                }
+                WOKEN
+            },
+        );
     }
 }
 

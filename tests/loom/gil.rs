@@ -322,3 +322,39 @@ fn a_waiter_whose_request_lost_asks_the_next_holder() {
         sh.assert_settled(3);
     });
 }
+
+/// An I/O thread and a CPU-bound one trade the GIL through the spinner
+/// slot: coming back from `allow_threads` the I/O thread enters the slot
+/// and asks; the holder's `check` hands it the GIL with one store and
+/// queues again (itself trying the slot first), and gets the GIL back at the
+/// I/O thread's next release. A waiter that leaves the slot just as it is
+/// handed the GIL must end up holding it, and one that a hand-off took out
+/// of the slot must not be left waiting: either loses the GIL for good.
+#[test]
+fn io_and_cpu_trade_through_the_spinner_slot() {
+    crate::support::model(|| {
+        let sh = Shared::new();
+        let done = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let mut io = sh.gil.acquire();
+        let cpu = {
+            let (sh, done) = (sh.clone(), done.clone());
+            thread::spawn(move || {
+                let g = sh.gil.acquire();
+                sh.section("C");
+                // Unbounded: see `set_switch_interval_reaches_a_parking_waiter`.
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    g.check();
+                    thread::yield_now();
+                }
+            })
+        };
+        io.allow_threads(|| ());
+        sh.section("I1");
+        io.allow_threads(|| ());
+        sh.section("I2");
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(io);
+        cpu.join().unwrap();
+        sh.assert_settled(3);
+    });
+}
