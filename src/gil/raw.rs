@@ -1075,7 +1075,8 @@ impl RawGil {
                         self.drop_request.store(0, Ordering::Relaxed);
                         First::Done(Outcome::Kept, false)
                     } else {
-                        let vr_end = self.holder_vr_now(own_vr);
+                        let now = clock::now();
+                        let vr_end = self.holder_vr_now(own_vr, now);
                         match (all.pick(self.policy().granularity()), slot) {
                             (None, _) => {
                                 // Nobody queued or spinning (voluntary):
@@ -1090,7 +1091,8 @@ impl RawGil {
                             }
                             (Some(t), Some(w)) if t == Token::of(w).park_token() => {
                                 self.take_slot();
-                                let timer = self.install(w, why, vr_end, !result.have_more_threads);
+                                let timer =
+                                    self.install(w, why, vr_end, now, !result.have_more_threads);
                                 First::Done(Outcome::Handed(vr_end, timer), queued.requester)
                             }
                             (Some(t), _) => First::Queued(t, vr_end),
@@ -1120,13 +1122,13 @@ impl RawGil {
     }
 
     /// The holder's virtual time now (under the queue lock, while holding).
-    fn holder_vr_now(&self, own_vr: u64) -> u64 {
+    fn holder_vr_now(&self, own_vr: u64, now: u64) -> u64 {
         // Relaxed: under the queue lock, which orders the writes.
         if self.state.load(Ordering::Relaxed) & INFO != 0 {
             let since = self.holder_since.load(Ordering::Relaxed);
             self.holder_vr
                 .load(Ordering::Relaxed)
-                .saturating_add(clock::now().saturating_sub(since))
+                .saturating_add(now.saturating_sub(since))
         } else {
             own_vr.max(self.floor.load(Ordering::Relaxed))
         }
@@ -1176,7 +1178,7 @@ impl RawGil {
                 // callback this is (see `Token::waiter`).
                 let w = unsafe { Token::waiter(token) };
                 let nobody_left = !result.have_more_threads && !replanned.get();
-                timer.set(self.install(w, why, vr_end, nobody_left));
+                timer.set(self.install(w, why, vr_end, clock::now(), nobody_left));
                 WOKEN
             },
         );
@@ -1188,9 +1190,8 @@ impl RawGil {
     /// holder, counts the switch, signals `w`; clears `WAITERS` if
     /// `nobody_left` is queued and the slot is empty. Returns the timer the
     /// caller would plan with to queue again at once.
-    fn install(&self, w: &Waiter, why: Why, vr_end: u64, nobody_left: bool) -> u64 {
+    fn install(&self, w: &Waiter, why: Why, vr_end: u64, now: u64, nobody_left: bool) -> u64 {
         let vr = w.vr();
-        let now = clock::now();
         // Relaxed (all): under the queue lock, which orders them with every
         // planner and giver.
         self.holder_vr.store(vr, Ordering::Relaxed);
