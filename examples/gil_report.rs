@@ -412,6 +412,8 @@ struct Row {
     median: f64,
     p99: f64,
     alone: f64,
+    /// Slowest and fastest run alone (the figure is bimodal).
+    alone_range: (f64, f64),
     beside: f64,
     /// Median share of each CPU thread (sorted by thread index).
     shares: Vec<f64>,
@@ -442,6 +444,10 @@ fn rows<G: GilApi>(make: &dyn Fn() -> G, runs: usize, dur: Duration) -> Vec<Row>
             stats[i] = gil.stats_line();
         }
     }
+    let alone_range = (
+        alone.iter().cloned().fold(f64::MAX, f64::min),
+        alone.iter().cloned().fold(f64::MIN, f64::max),
+    );
     let alone = median(alone);
     [1usize, 3]
         .into_iter()
@@ -454,6 +460,7 @@ fn rows<G: GilApi>(make: &dyn Fn() -> G, runs: usize, dur: Duration) -> Vec<Row>
             median: median(cs.iter().map(|c| c.median.as_secs_f64()).collect()),
             p99: median(cs.iter().map(|c| c.p99.as_secs_f64()).collect()),
             alone,
+            alone_range,
             beside: median(cs.iter().map(|c| c.io_per_s).collect()),
             shares: (0..n)
                 .map(|i| median(cs.iter().map(|c| c.cpu_shares[i]).collect()))
@@ -534,17 +541,19 @@ fn main() {
     );
     println!();
     println!(
-        "| design | CPU threads | GIL regain median | p99 | I/O it/s alone | beside | beside/alone | each CPU thread's share of wall time working |"
+        "| design | CPU threads | GIL regain median | p99 | I/O it/s alone (slowest–fastest run) | beside | beside/alone | each CPU thread's share of wall time working |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for r in &table {
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.0} % | {} |",
+            "| {} | {} | {} | {} | {:.0} ({:.0}–{:.0}) | {:.0} | {:.0} % | {} |",
             r.design,
             r.n,
             us(r.median),
             us(r.p99),
             r.alone,
+            r.alone_range.0,
+            r.alone_range.1,
             r.beside,
             r.ratio() * 100.0,
             pct(&r.shares)
