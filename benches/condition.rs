@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 fn ping_pong(c: &mut Criterion) {
-    let mut g = c.benchmark_group("condition_ping_pong");
+    let mut g = c.benchmark_group(common::group("condition_ping_pong"));
     g.bench_function("pysync_condition_lock", |b| {
         b.iter_custom(|iters| {
             let cond = Condition::with_lock(Lock::new());

@@ -91,7 +91,7 @@ fn ping_pong<E: Ev>(ping: &E, pong: &E, iters: u64) -> Duration {
 }
 
 fn benches_ping_pong(c: &mut Criterion) {
-    let mut g = c.benchmark_group("event_ping_pong");
+    let mut g = c.benchmark_group(common::group("event_ping_pong"));
     g.bench_function("pysync", |b| {
         b.iter_custom(|iters| ping_pong(&Event::new(), &Event::new(), iters))
     });

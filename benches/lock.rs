@@ -73,7 +73,7 @@ fn work(x: &mut u64) {
 }
 
 fn contended(c: &mut Criterion) {
-    let mut g = c.benchmark_group("lock_contended");
+    let mut g = c.benchmark_group(common::group("lock_contended"));
     for threads in [2usize, 4, 8] {
         g.throughput(Throughput::Elements(OPS * threads as u64));
         g.bench_with_input(BenchmarkId::new("pysync", threads), &threads, |b, &t| {

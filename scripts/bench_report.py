@@ -28,6 +28,17 @@ Every pysync measurement is compared with every peer measurement that has the
 same group and parameter; ratio = pysync time / peer time (below 1: pysync is
 faster). That is the whole rule.
 
+Tails: criterion reports the mean and median of batches, which hide a slow
+round trip now and then. `cargo bench --bench latency` (benches/latency.rs)
+measures every round trip of the ping-pongs and the queue's counts, and saves
+<target>/pysync-latency/latency[_<state>].json; when such files exist, the
+report adds their mean / p50 / p99 / max per round trip and context switches
+per round trip or item, with pysync's p99 over each peer's.
+
+Machine states: benches run under scripts/busy_neighbour.sh (one other
+process spinning) carry a `_busy` suffix on their group names, so they pair
+among themselves and sit beside the quiet run's rows.
+
 Tolerance: a benchmark without a function id (`c.bench_function("x", ..)`
 outside a group) is split at its last `/` or `_` into group and impl when the
 impl part is a known name (`pysync...`, `std`, `parking_lot`, `handrolled`,
@@ -155,6 +166,29 @@ def fmt_time(r):
     return s
 
 
+# Advance widths of DejaVu Sans (the usual fallback for `sans-serif`), in ems;
+# a browser's Arial/Helvetica is narrower, so sizing by these never cuts text.
+NARROW = set("ijl.,:;'|!()[]")
+SEMI = set("frt -/")
+
+
+def text_width(text, size=13):
+    """Rendered width of `text` in px, generously estimated."""
+    em = 0.0
+    for ch in text:
+        if ch in NARROW:
+            em += 0.32
+        elif ch in SEMI:
+            em += 0.45
+        elif ch in "mwMW×⚠":
+            em += 0.98
+        elif ch.isupper():
+            em += 0.75
+        else:
+            em += 0.64
+    return em * size
+
+
 def label(o, p):
     param = f"/{o['param']}" if o["param"] else ""
     return f"{o['group']}{param}: {o['impl']} vs {p['impl']}"
@@ -177,7 +211,96 @@ def machine():
     return f"{os.cpu_count()} logical cores, {model}; {platform.system()} {platform.release()}; {rustc}"
 
 
-def markdown(pairs, unpaired, stat, results):
+def load_latency(target):
+    """Entries of every <target>/pysync-latency/latency*.json, with the run's
+    conditions: (runs, entries)."""
+    runs, entries = [], []
+    for f in sorted((target / "pysync-latency").glob("latency*.json")):
+        try:
+            data = json.loads(f.read_text())
+        except (OSError, ValueError) as e:
+            print(f"skipping {f}: {e}", file=sys.stderr)
+            continue
+        when = datetime.datetime.fromtimestamp(f.stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        runs.append(
+            f"`{f.name}`: {when}, {data.get('cpus')} CPUs allowed, load average {data.get('loadavg')}, "
+            f"{data.get('reps')} interleaved runs of {data.get('rounds')} round trips / {data.get('items')} items per producer"
+        )
+        entries += data.get("results", [])
+    return runs, entries
+
+
+def tails_markdown(runs, entries):
+    """The round-trip tail table and the queue's per-item table."""
+    if not entries:
+        return []
+    lines = [
+        "",
+        "## Tails and counts (`cargo bench --bench latency`)",
+        "",
+        "Every round trip of each ping-pong is timed (pooled over the runs); the queue's",
+        "time per item is the median run's. Context switches per round trip or item are",
+        "the measured threads' own (`getrusage`): voluntary = blocked in the kernel (a futex",
+        "sleep), involuntary = preempted or gave the CPU away (`sched_yield` while another",
+        "thread could run). Counts do not depend on the machine's load; times do.",
+        "",
+    ]
+    lines += [f"- {r}" for r in runs]
+    by_group = {}
+    for e in entries:
+        group, _, impl = e["name"].partition("/")
+        by_group.setdefault(group, []).append((impl, e))
+    rt = [(g, rows) for g, rows in by_group.items() if rows[0][1]["kind"] == "round_trip"]
+    if rt:
+        lines += [
+            "",
+            "| ping-pong | impl | mean | p50 | p99 | max | vcsw/rt | icsw/rt | p99 / peer's p99 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for group, rows in rt:
+            peers = [(i, e) for i, e in rows if not is_ours(i)]
+            for impl, e in rows:
+                ratios = ""
+                if is_ours(impl):
+                    ratios = ", ".join(f"{e['p99_ns'] / max(pe['p99_ns'], 1):.2f} ({pi})" for pi, pe in peers)
+                lines.append(
+                    f"| {group} | {impl} | {fmt_ns(e['mean_ns'])} | {fmt_ns(e['p50_ns'])} | "
+                    f"**{fmt_ns(e['p99_ns'])}** | {fmt_ns(e['max_ns'])} | {e['voluntary_per_unit']:.2f} | "
+                    f"{e['involuntary_per_unit']:.2f} | {ratios} |"
+                )
+    q = [(g, rows) for g, rows in by_group.items() if rows[0][1]["kind"] == "queue_item"]
+    if q:
+        lines += [
+            "",
+            "| queue | impl | T | time/item | 20,000 items/producer | vcsw/item | icsw/item | time / peer's |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for group, rows in q:
+            cells = {}
+            for impl_t, e in rows:
+                impl, _, t = impl_t.rpartition("/")
+                cells.setdefault(t, []).append((impl, e))
+            for t in sorted(cells, key=param_key):
+                peers = [(i, e) for i, e in cells[t] if not is_ours(i)]
+                for impl, e in cells[t]:
+                    ratios = ""
+                    if is_ours(impl):
+                        ratios = ", ".join(f"{e['mean_ns'] / max(pe['mean_ns'], 1e-9):.2f} ({pi})" for pi, pe in peers)
+                    lines.append(
+                        f"| {group} | {impl} | {t} | {fmt_ns(e['mean_ns'])} | {fmt_ns(e['per_20k_ns'])} | "
+                        f"{e['voluntary_per_unit']:.3f} | {e['involuntary_per_unit']:.3f} | {ratios} |"
+                    )
+    return lines
+
+
+def loadavg():
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def markdown(pairs, unpaired, stat, results, tails=()):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmarks",
@@ -196,6 +319,13 @@ def markdown(pairs, unpaired, stat, results):
         "  benchmark's declared throughput (elements per iteration).",
         "- Ratio = pysync time / peer time: **below 1, pysync is faster**.",
         "  Contended benchmarks at more threads than cores measure oversubscription.",
+        "- Machine states: `<group>_1cpu` runs every thread of the benchmark pinned to one",
+        "  CPU (`sched_setaffinity`, as a one-CPU container); `<group>_busy` ran beside one",
+        "  other process spinning on a CPU (`scripts/busy_neighbour.sh`).",
+        f"- Load average when this report was written: {loadavg()} (1, 5, 15 min). On a",
+        "  shared machine, trust the context-switch counts below more than the times.",
+        "- Where the time goes in the queue pattern and the one-CPU ping-pongs, and what",
+        "  changed: [fast-where-users-are.md](fast-where-users-are.md).",
         "",
         "![ratios](benchmarks.svg)",
         "",
@@ -222,21 +352,50 @@ def markdown(pairs, unpaired, stat, results):
             + ". The benchmark's timing is probably broken (e.g. the clock started after the",
             "threads had already done the work); do not trust these rows.",
         ]
+    lines += list(tails)
     if unpaired:
         lines += ["", "## Unpaired measurements", "", "| benchmark | time |", "|---|---|"]
         lines += [f"| {r['id']} | {fmt_time(r)} |" for r in unpaired]
+    lines += hand_written_sections()
     return "\n".join(lines) + "\n"
+
+
+# Sections measured by hand (runs across processes, reports of examples) live
+# in docs/benchmarks.d/*.md and are appended verbatim, in file-name order, so a
+# regenerated report never drops them.
+SECTIONS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.d"
+
+
+def hand_written_sections():
+    out = []
+    for f in sorted(SECTIONS.glob("*.md")):
+        out += ["", f"<!-- from docs/benchmarks.d/{f.name}: edit it there -->", ""]
+        out += f.read_text().rstrip("\n").split("\n")
+    return out
+
+
+def value_text(o, p, lg, span):
+    """The ratio written beside a bar."""
+    ratio = o["ns"] / p["ns"]
+    if suspect(o) or suspect(p):
+        return f"{ratio:.3g}× ⚠ implausible"
+    return f"{ratio:.3g}×" + (" (clipped)" if abs(lg) > span else "")
 
 
 def svg(pairs):
     """Horizontal bars of log2(ratio) around 1 (green: pysync faster)."""
-    row, top, left, bar_w, right = 24, 70, 360, 440, 90
-    width = left + bar_w + right
-    height = top + row * max(len(pairs), 1) + 40
+    row, top, bar_w = 24, 70, 440
     logs = [math.log2(o["ns"] / p["ns"]) for o, p in pairs]
     # Axis from 1/2× to 2× at least, 1/8× to 8× at most: a wilder ratio (a
     # broken measurement, usually) is drawn clipped, with its true value.
     span = min(MAX_SPAN, math.ceil(max([1.0] + [abs(x) for x in logs])))
+    values = [value_text(o, p, lg, span) for (o, p), lg in zip(pairs, logs)]
+    # The label column fits the longest label; the right margin the longest
+    # value written beside a bar that reaches the right edge.
+    left = 16 + math.ceil(max([120.0] + [text_width(label(o, p)) for o, p in pairs]))
+    right = 16 + math.ceil(max([80.0] + [text_width(v) for v in values]))
+    width = left + bar_w + right
+    height = top + row * max(len(pairs), 1) + 40
     x0 = left + bar_w / 2
     scale = (bar_w / 2) / span
     e = html.escape
@@ -258,23 +417,20 @@ def svg(pairs):
             f'stroke="{"#333" if k == 0 else "#ddd"}" stroke-width="{1.5 if k == 0 else 1}"/>'
         )
         out.append(f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle" fill="#555">{tick}</text>')
-    for i, ((o, p), lg) in enumerate(zip(pairs, logs)):
+    for i, ((o, p), lg, value) in enumerate(zip(pairs, logs, values)):
         y = top + i * row
-        clipped = abs(lg) > span
         w = min(abs(lg), span) * scale
         x = x0 if lg >= 0 else x0 - w
         color = "#3a9d5d" if lg <= 0 else "#e08a2c"
-        ratio = o["ns"] / p["ns"]
         if suspect(o) or suspect(p):
-            color, clipped = "#aaaaaa", True  # see the ⚠ note in the table
+            color = "#aaaaaa"  # see the ⚠ note in the table
         out.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{e(label(o, p))}</text>')
         out.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 7}" fill="{color}"/>')
         tx = x0 + w + 4 if lg >= 0 else x0 - w - 4
         anchor = "start" if lg >= 0 else "end"
-        # Keep the value label inside the picture.
-        if lg < 0 and tx < left + 110:
+        # Keep the value label inside the picture, off the label column.
+        if lg < 0 and tx - text_width(value) < left:
             tx, anchor = x0 + 4, "start"
-        value = f"{ratio:.3g}×" + (" ⚠ implausible" if suspect(o) or suspect(p) else " (clipped)" if clipped else "")
         out.append(f'<text x="{tx:.1f}" y="{y + 15}" text-anchor="{anchor}">{e(value)}</text>')
     if not pairs:
         out.append(f'<text x="{width / 2}" y="{top + 15}" text-anchor="middle">no paired measurements</text>')
@@ -299,13 +455,15 @@ def main():
         print("+", " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, check=True)
 
-    crit = args.criterion_dir or Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "criterion"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "target"))
+    crit = args.criterion_dir or target / "criterion"
     if not crit.is_dir():
         sys.exit(f"no criterion results in {crit} (run `cargo bench` or pass --run)")
     results = load(crit, args.stat)
     pairs, unpaired = pair(results)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "benchmarks.md").write_text(markdown(pairs, unpaired, args.stat, results))
+    tails = tails_markdown(*load_latency(target))
+    (args.out_dir / "benchmarks.md").write_text(markdown(pairs, unpaired, args.stat, results, tails))
     (args.out_dir / "benchmarks.svg").write_text(svg(pairs))
     print(
         f"{len(results)} measurements, {len(pairs)} comparisons, {len(unpaired)} unpaired -> "

@@ -12,8 +12,10 @@
 //! `Relaxed`, because the queue lock orders them. Outside the lock they are
 //! only read as snapshots (`n_waiting`, `broken`, `Debug`).
 //!
-//! * `state`: `count << 2 | phase`, `count` being the parties that arrived in
-//!   the current round (Python's `_count`, while filling or releasing);
+//! * `state`: `count << 2 | phase`. While `FILLING`, `count` is the number
+//!   of parties that arrived in the current round (Python's `_count`); while
+//!   `RELEASING` or `DRAINING` that field holds only `BREAK_NEXT`: an arrival
+//!   timed out waiting for the next round, which starts `BROKEN`;
 //! * `generation`: the round number (wrapping, 63 bits on 64-bit targets);
 //! * `owed`: `n << 1 | DRAIN_OK`: `n` parties of the releasing round are out
 //!   of the queue and still owed their result, which is `DRAIN_OK`.
@@ -21,9 +23,12 @@
 //! | phase       | Python            | arrivals                        | left by                        |
 //! |-------------|-------------------|---------------------------------|--------------------------------|
 //! | `FILLING`   | `0` filling       | take index `count`, park        | last arrival → `RELEASING`; timeout, `abort` → `BROKEN`; `reset` → `FILLING` (next round) |
-//! | `RELEASING` | (action runs under the lock) | park until it ends (or their deadline: then the next round starts `BROKEN`) | releaser: → `FILLING` (next round), `DRAINING`, `BROKEN` (action panicked, or an arrival timed out); `abort` → `BROKEN`; `reset` → `DRAINING` |
-//! | `DRAINING`  | `1` draining, `-1` resetting | park until it ends (likewise) | last owed party → `FILLING` (next round; `BROKEN` if an arrival timed out); `abort` → `BROKEN` |
+//! | `RELEASING` | (action runs under the lock) | park until it ends; new ones get `Err` once `BREAK_NEXT` is set | releaser: → `FILLING`/`BROKEN` (next round), `DRAINING` (stragglers owed), `BROKEN` (action panicked); `abort` → `BROKEN`; `reset` → `DRAINING` |
+//! | `DRAINING`  | `1` draining, `-1` resetting | likewise                 | last owed party → `FILLING`/`BROKEN` (next round); `abort` → `BROKEN`; `reset` clears `BREAK_NEXT` |
 //! | `BROKEN`    | `-2` broken       | `Err(BrokenBarrier)`            | `reset` → `FILLING` (next round) or `DRAINING` if parties are owed |
+//!
+//! "Next round" means: `generation + 1`, `BROKEN` if `BREAK_NEXT` was set,
+//! else `FILLING`. [`broken`](Barrier::broken) is `BROKEN` or `BREAK_NEXT`.
 //!
 //! Waiters learn their result from the **unpark token** the waker hands them
 //! (`TOKEN_OK` / `TOKEN_BROKEN`), so a released waiter never touches the
@@ -36,19 +41,34 @@
 //! timeout, and while any party is owed the round number cannot move, so the
 //! straggler always finds its own round's result.
 //!
-//! # Why a timeout never breaks a completed round
-//! A waiter of round `G` still in the queue when its timeout fires (the seam
-//! runs `timed_out` under the queue lock, after taking it out) sees one of:
-//! `FILLING` of round `G` (nobody completed it: it breaks the barrier), `BROKEN`
-//! (already broken), or `RELEASING` (everyone arrived: it becomes a
-//! straggler and waits for the action's result). Every other transition away
-//! from round `G` wakes all of round `G`'s queued waiters in the same critical
-//! section, so no other state can be seen.
+//! # Why a timeout never breaks a completed round, and always breaks one
+//! Two rules make every timeout's meaning decidable under the queue lock
+//! (the seam runs `timed_out` there, after taking the waiter out of the
+//! queue, so a waiter that times out was not woken):
+//!
+//! 1. Every transition that ends round `G` (release, `abort`, `reset`) wakes
+//!    all of round `G`'s queued parties in the same critical section.
+//! 2. Every transition that starts a round (the release, the last owed
+//!    straggler collecting its result, `reset`) or breaks the barrier wakes
+//!    all queued *arrivals* (threads waiting for a round to end) in the same
+//!    critical section: the filter of that unpark runs under the same lock,
+//!    before the callback that changes the state.
+//!
+//! So a party of round `G` whose timeout fires sees `FILLING` of round `G`
+//! (nobody completed it: it breaks it, `BROKEN`), `BROKEN` (already broken),
+//! or `RELEASING` of round `G` (everyone arrived: it becomes a straggler and
+//! gets its round's result). And an arrival whose timeout fires sees
+//! `RELEASING` or `DRAINING` (the round it waits to join has not started: it
+//! sets `BREAK_NEXT`, so that round starts `BROKEN` and the barrier counts as
+//! broken at once) or `BROKEN`; never `FILLING`, which would mean that its
+//! round started without waking it (it would break that round, should rule
+//! 2 ever fail). In every case a timeout that returns `Err` leaves the
+//! barrier broken, and only a round that nobody completed is failed by it.
 
 use crate::deadline;
 use crate::error::Error;
 use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
-use crate::sync::{AtomicU8, AtomicUsize, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicUsize, Ordering, loom_const_fn, spin_before_sleep};
 use core::cell::Cell;
 use core::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -65,6 +85,12 @@ const DRAINING: usize = 2;
 const BROKEN: usize = 3;
 const PHASE_MASK: usize = 0b11;
 const COUNT_SHIFT: u32 = 2;
+/// While `RELEASING` or `DRAINING` the count field holds no count (all
+/// parties arrived, or none of the next round did); instead it holds this
+/// flag: an arrival timed out waiting for the next round, which therefore
+/// starts `BROKEN` (and `broken()` is already true). One word, so a snapshot
+/// of "broken" is one load.
+const BREAK_NEXT: usize = 1 << COUNT_SHIFT;
 /// The most parties a barrier can have (`count` shares a word with the phase).
 const MAX_PARTIES: usize = usize::MAX >> COUNT_SHIFT;
 
@@ -129,14 +155,16 @@ enum Arrival {
 /// What a waiter's timeout meant, decided under the queue lock.
 #[derive(Clone, Copy)]
 enum Timeout {
-    /// Its round was still filling: it broke the barrier.
-    Broke,
+    /// The round in this generation was still filling: the timeout broke
+    /// it, and the waiter wakes that round's parties.
+    Broke(usize),
     /// The barrier was already broken.
     Broken,
     /// Everyone had arrived and the action runs: wait for its result.
     Straggle,
     /// It timed out before it could join a round (the previous round's
-    /// action was still running, or stragglers were collecting results).
+    /// action was still running, or stragglers were collecting results):
+    /// the barrier is broken from now on (`BREAK_NEXT`).
     Entering,
 }
 
@@ -152,7 +180,8 @@ enum Timeout {
 ///   is called, or when the action panics: every thread waiting gets
 ///   `Err(Error::BrokenBarrier)`, and so does every later `wait`, until
 ///   [`reset`](Barrier::reset).
-/// * Waiting threads spin briefly (a few µs, already queued) and then park;
+/// * Waiting threads spin briefly (a few µs, already queued, only where that
+///   can help: more than one CPU, no `sched_yield`) and then park;
 ///   a round is released with one wake-up call, and released threads never
 ///   touch the barrier again, so the next round can start at once.
 ///
@@ -173,10 +202,13 @@ enum Timeout {
 /// round fail for every party (Python blocks them until the action is done);
 /// a timeout is a deadline for the whole call, including any wait for the
 /// previous round's action to finish (Python waits for the action without a
-/// timeout): an arrival that times out there gets `Err(BrokenBarrier)` and the
-/// round it was waiting to join starts broken, while the round whose action
-/// runs still completes. So even a timed `wait` from inside the barrier's own
-/// action returns instead of deadlocking.
+/// timeout): an arrival that times out there gets `Err(BrokenBarrier)` and
+/// breaks the round it was waiting to join, so the barrier is broken from
+/// then on ([`broken`](Barrier::broken) is true, later waits get `Err`, and
+/// so do the arrivals already waiting, once the running round ends), while
+/// the round whose action runs still completes for its parties. So even a
+/// timed `wait` from inside the barrier's own action returns instead of
+/// deadlocking.
 ///
 /// ```
 /// use pysync::Barrier;
@@ -198,10 +230,6 @@ pub struct Barrier {
     state: AtomicUsize,
     generation: AtomicUsize,
     owed: AtomicUsize,
-    /// 1: an arrival timed out while waiting to join the next round; that
-    /// round starts broken (a timeout breaks the barrier, but never the round
-    /// already completed). Under the queue lock, like `state`.
-    break_next: AtomicU8,
     parties: usize,
     timeout: Option<Duration>,
     action: Option<Box<dyn Fn() + Send + Sync>>,
@@ -232,7 +260,6 @@ impl Barrier {
                 state: AtomicUsize::new(FILLING),
                 generation: AtomicUsize::new(0),
                 owed: AtomicUsize::new(0),
-                break_next: AtomicU8::new(0),
                 parties,
                 timeout: None,
                 action: None,
@@ -417,20 +444,16 @@ impl Barrier {
     /// ```
     pub fn reset(&self) {
         self.transition(|| {
-            // A pending "next round starts broken" is reset too.
-            // Relaxed: under the queue lock.
-            self.break_next.store(0, Ordering::Relaxed);
-            let phase = self.phase();
-            if phase == DRAINING {
-                // Only owed stragglers of a round that already ended are
-                // left: nothing is waiting to be reset (Python: no-op).
-                return;
-            }
-            if self.owed_count() > 0 {
+            // Every state below clears `BREAK_NEXT`: a pending "next round
+            // starts broken" is reset too.
+            if self.phase() == DRAINING || self.owed_count() > 0 {
                 // Owed parties must still find their round: keep the round
                 // number until they are gone (Python's resetting state).
                 // Their result stays what it was (`DRAIN_OK` is false while
                 // releasing, so a reset during the action fails its round).
+                // While draining, only owed stragglers of a round that
+                // already ended are left: nothing else to reset (Python:
+                // no-op).
                 self.set_state(DRAINING, 0);
             } else {
                 self.set_state(FILLING, 0);
@@ -483,12 +506,19 @@ impl Barrier {
         // Relaxed: a snapshot; `count` and the phase share one word.
         let s = self.state.load(Ordering::Relaxed);
         match s & PHASE_MASK {
-            FILLING | RELEASING => s >> COUNT_SHIFT,
+            FILLING => s >> COUNT_SHIFT,
+            RELEASING => self.parties,
             _ => 0,
         }
     }
 
     /// Whether the barrier is broken (Python's `broken`). A snapshot.
+    ///
+    /// True from the moment a `wait` breaks it (by its timeout, also one
+    /// that fired while the previous round's action ran), an action panics
+    /// or [`abort`](Barrier::abort) is called, until [`reset`](Barrier::reset):
+    /// a `wait` that returned `Err(BrokenBarrier)` always finds it true
+    /// (unless someone reset it since).
     ///
     /// ```
     /// let b = pysync::Barrier::new(3);
@@ -498,7 +528,8 @@ impl Barrier {
     /// ```
     #[inline]
     pub fn broken(&self) -> bool {
-        self.phase() == BROKEN
+        // Relaxed: a snapshot; one load, as both answers live in one word.
+        is_broken(self.state.load(Ordering::Relaxed))
     }
 
     /// The default timeout of [`wait`](Barrier::wait), if any.
@@ -537,6 +568,13 @@ impl Barrier {
             .store((count << COUNT_SHIFT) | phase, Ordering::Relaxed);
     }
 
+    /// Sets `BREAK_NEXT` (while `RELEASING` or `DRAINING`). Under the queue
+    /// lock.
+    fn break_next(&self) {
+        // Relaxed: under the queue lock.
+        self.state.fetch_or(BREAK_NEXT, Ordering::Relaxed);
+    }
+
     fn generation(&self) -> usize {
         // Relaxed: under the queue lock, or a hint checked under it.
         self.generation.load(Ordering::Relaxed)
@@ -561,14 +599,11 @@ impl Barrier {
     }
 
     /// After the last owed party collected: if the barrier was draining, the
-    /// next round starts. Returns whether arrivals must be woken. Under the
-    /// queue lock.
-    fn end_draining(&self) -> bool {
+    /// next round starts. Under the queue lock, in an unpark whose filter
+    /// woke the arrivals waiting for a round to end.
+    fn end_draining(&self) {
         if self.phase() == DRAINING {
             self.start_next_round();
-            true
-        } else {
-            false
         }
     }
 
@@ -591,21 +626,6 @@ impl Barrier {
         park::unpark_filter(self.key(), round_and_arrivals(generation), |_| tok);
     }
 
-    /// Wakes the arrivals waiting for a round to end.
-    fn wake_arrivals(&self) {
-        park::unpark_filter(
-            self.key(),
-            |t| {
-                if is_enter(t) {
-                    FilterOp::Unpark
-                } else {
-                    FilterOp::Skip
-                }
-            },
-            |_| TOKEN_OK,
-        );
-    }
-
     /// The park token an arrival expects to need, from a look at the state;
     /// `arrive` checks it under the queue lock.
     fn predict(state: usize, generation: usize) -> ParkToken {
@@ -626,7 +646,7 @@ impl Barrier {
             FILLING => {
                 let index = s >> COUNT_SHIFT;
                 if index + 1 == self.parties {
-                    self.set_state(RELEASING, self.parties);
+                    self.set_state(RELEASING, 0);
                     // Relaxed: under the queue lock. No party is owed while
                     // filling; now the releaser is, and the result is not
                     // yet success.
@@ -639,23 +659,38 @@ impl Barrier {
                     Arrival::Wait(index)
                 }
             }
+            // The round being released or drained still completes, but an
+            // arrival timed out waiting for the next one: that round is
+            // already broken (`broken()` says so), so do not wait for it.
+            _ if s & BREAK_NEXT != 0 => Arrival::Broken,
             _ if is_enter(tok) => Arrival::Enter,
             _ => Arrival::Retry(s, g),
         }
     }
 
-    /// A party of round `generation` timed out and was taken out of the
-    /// queue; under the queue lock. See the module docs for why these are
-    /// the only cases.
-    /// An arrival's deadline passed before the previous round ended (the
-    /// action still runs, or stragglers collect): the next round will start
-    /// broken. Under the queue lock.
+    /// An arrival's deadline passed before it could join a round, and it
+    /// was taken out of the queue; under the queue lock. It breaks the round
+    /// it was waiting to join:
+    /// * `RELEASING`, `DRAINING`: the previous round still ends (the action
+    ///   runs, or stragglers collect); the next round will start broken, and
+    ///   the barrier counts as broken from now on (`BREAK_NEXT`);
+    /// * `BROKEN`: nothing left to break;
+    /// * `FILLING`: the round it waited for has started without waking it.
+    ///   Every transition that starts a round wakes the waiting arrivals in
+    ///   the same critical section (module docs), so this is not reached;
+    ///   were it reached, that round is the one to break.
     fn arrival_timed_out(&self) -> Timeout {
-        if matches!(self.phase(), RELEASING | DRAINING) {
-            // Relaxed: under the queue lock.
-            self.break_next.store(1, Ordering::Relaxed);
+        match self.phase() {
+            RELEASING | DRAINING => {
+                self.break_next();
+                Timeout::Entering
+            }
+            FILLING => {
+                self.set_state(BROKEN, 0);
+                Timeout::Broke(self.generation())
+            }
+            _ => Timeout::Broken,
         }
-        Timeout::Entering
     }
 
     /// Starts the next round: filling, or broken if an arrival timed out
@@ -663,18 +698,21 @@ impl Barrier {
     fn start_next_round(&self) {
         self.next_generation();
         // Relaxed: under the queue lock.
-        if self.break_next.swap(0, Ordering::Relaxed) != 0 {
+        if self.state.load(Ordering::Relaxed) & BREAK_NEXT != 0 {
             self.set_state(BROKEN, 0);
         } else {
             self.set_state(FILLING, 0);
         }
     }
 
+    /// A party of round `generation` timed out and was taken out of the
+    /// queue; under the queue lock. See the module docs for why these are
+    /// the only cases.
     fn waiter_timed_out(&self, generation: usize) -> Timeout {
         match self.phase() {
             FILLING if self.generation() == generation => {
                 self.set_state(BROKEN, 0);
-                Timeout::Broke
+                Timeout::Broke(generation)
             }
             RELEASING => {
                 // Relaxed: under the queue lock.
@@ -726,8 +764,8 @@ impl Barrier {
                 (ParkResult::Unparked(t), Arrival::Wait(index)) => return outcome(t, index),
                 (ParkResult::TimedOut, Arrival::Wait(index)) => {
                     return match timeout.get() {
-                        Timeout::Broke => {
-                            self.wake_round(tok.0 >> 1, TOKEN_BROKEN);
+                        Timeout::Broke(g) => {
+                            self.wake_round(g, TOKEN_BROKEN);
                             Err(Error::BrokenBarrier)
                         }
                         Timeout::Broken => Err(Error::BrokenBarrier),
@@ -735,10 +773,15 @@ impl Barrier {
                         Timeout::Entering => unreachable!("a party of a round is not entering"),
                     };
                 }
-                // Timed out before joining a round: the round it was waiting
-                // to join starts broken (`arrival_timed_out`), as a timeout
-                // breaks the barrier for a party (Python's `_break`).
-                (ParkResult::TimedOut, Arrival::Enter) => return Err(Error::BrokenBarrier),
+                // Timed out before joining a round: it broke the round it was
+                // waiting to join (`arrival_timed_out`), as a timeout breaks
+                // the barrier for a party (Python's `_break`).
+                (ParkResult::TimedOut, Arrival::Enter) => {
+                    if let Timeout::Broke(g) = timeout.get() {
+                        self.wake_round(g, TOKEN_BROKEN);
+                    }
+                    return Err(Error::BrokenBarrier);
+                }
                 // An arrival woken because the previous round ended: look again.
                 (_, Arrival::Enter) => {
                     seen = (self.state.load(Ordering::Relaxed), self.generation())
@@ -749,25 +792,21 @@ impl Barrier {
     }
 
     /// `before_sleep` of a queued party of round `generation`: spins briefly
-    /// (`SpinWait`: a few µs) while its round is still filling or releasing,
-    /// so that when the last party arrives soon (lock-step), the release's
-    /// wake-up finds this thread not yet asleep and its `park` returns
-    /// without a futex sleep. The party is already queued with its index and
-    /// its token: this only reads snapshots and changes nothing, so the
-    /// state machine is the same as without it. Stops at the deadline. Never
-    /// spins under loom.
+    /// (`sync::spin_before_sleep`: a few µs of pauses, where spinning can
+    /// help) while its round is still filling or releasing, so that when the
+    /// last party arrives soon (lock-step), the release's wake-up finds this
+    /// thread not yet asleep and its `park` returns without a futex sleep.
+    /// The party is already queued with its index and its token: this only
+    /// reads snapshots and changes nothing, so the state machine is the same
+    /// as without it. Stops at the deadline. Never spins under loom.
     fn spin_while_filling(&self, generation: usize, deadline: Option<Instant>) {
-        let mut spin = SpinWait::new();
-        while spin.spin() {
+        spin_before_sleep(|| {
             // Relaxed: snapshots; the result comes from the unpark token.
             let s = self.state.load(Ordering::Relaxed);
-            if !matches!(s & PHASE_MASK, FILLING | RELEASING) || self.generation() != generation {
-                return;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return;
-            }
-        }
+            !matches!(s & PHASE_MASK, FILLING | RELEASING)
+                || self.generation() != generation
+                || deadline.is_some_and(|d| Instant::now() >= d)
+        });
     }
 
     /// The last arrival: runs the action, then releases the round (or breaks
@@ -802,9 +841,12 @@ impl Barrier {
                 self.start_next_round();
             } else {
                 // Stragglers are owed success; they start the next round.
-                // Relaxed: under the queue lock.
+                // Relaxed (both): under the queue lock.
                 self.owed.fetch_or(DRAIN_OK, Ordering::Relaxed);
-                self.set_state(DRAINING, 0);
+                // Keeps `BREAK_NEXT`: the round they start may be broken.
+                let s = self.state.load(Ordering::Relaxed);
+                self.state
+                    .store((s & BREAK_NEXT) | DRAINING, Ordering::Relaxed);
             }
             TOKEN_OK
         });
@@ -819,23 +861,19 @@ impl Barrier {
     }
 
     /// A party whose timeout fired while the action ran: it is owed its
-    /// round's result. Parks (without timeout) until the releaser hands it
-    /// over, or collects it from `owed` if the round has already ended.
+    /// round's result. While the action still runs it parks again (without
+    /// timeout) until the releaser hands the result over; once the round has
+    /// ended, it collects the result from `owed`.
     fn straggle(&self, index: usize, tok: ParkToken) -> Result<usize, Error> {
-        let collected = Cell::new(None);
-        let wake = Cell::new(false);
         let result = park::park(
             self.key(),
             || {
-                let (ok, last) = self.collect();
                 if self.phase() == RELEASING {
-                    // Queued again: the releaser's wake-up will reach us.
+                    // Queued again: the releaser's wake-up will reach us, so
+                    // we are no longer owed.
+                    self.collect();
                     return true;
                 }
-                if last {
-                    wake.set(self.end_draining());
-                }
-                collected.set(Some(ok));
                 false
             },
             || {},
@@ -843,15 +881,48 @@ impl Barrier {
             tok,
             None,
         );
-        if wake.get() {
-            self.wake_arrivals();
+        if let ParkResult::Unparked(t) = result {
+            return outcome(t, index);
         }
-        match (result, collected.get()) {
-            (ParkResult::Unparked(t), _) => outcome(t, index),
-            (_, Some(true)) => Ok(index),
-            _ => Err(Error::BrokenBarrier),
+        // The round has ended (or was aborted or reset): it cannot be
+        // released again while we are owed, so our result waits in `owed`.
+        // If we are the last owed party of a draining round, collecting
+        // starts the next round; the filter runs first, under the same lock,
+        // and wakes the arrivals waiting for that round in the same critical
+        // section, so none of them can time out queued behind a round that
+        // has started (the module docs' argument).
+        let ok = Cell::new(false);
+        park::unpark_filter(
+            self.key(),
+            |t| {
+                if is_enter(t) && self.phase() == DRAINING && self.owed_count() == 1 {
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Skip
+                }
+            },
+            |_| {
+                let (collected, last) = self.collect();
+                ok.set(collected);
+                if last {
+                    self.end_draining();
+                }
+                TOKEN_OK
+            },
+        );
+        if ok.get() {
+            Ok(index)
+        } else {
+            Err(Error::BrokenBarrier)
         }
     }
+}
+
+/// Whether a state word means "broken": `BROKEN`, or an arrival's timeout
+/// already broke the round after the one being released or drained.
+#[inline]
+fn is_broken(s: usize) -> bool {
+    s & PHASE_MASK == BROKEN || (s & PHASE_MASK != FILLING && s & BREAK_NEXT != 0)
 }
 
 /// A party's result from its wake-up token.
@@ -894,11 +965,13 @@ mod tests {
     #[test]
     #[should_panic(expected = "Barrier needs at least 1 party")]
     fn zero_parties_panics() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let _ = Barrier::new(0);
     }
 
     #[test]
     fn too_many_parties_is_an_error() {
+        let _watchdog = crate::test_watchdog::watchdog();
         assert!(Barrier::try_new(MAX_PARTIES + 1).is_err());
         assert!(Barrier::try_new(MAX_PARTIES).is_ok());
     }

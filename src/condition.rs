@@ -8,6 +8,9 @@
 //!   key: `+1` in a waiter's `validate`, `-1` in its `timed_out`, `-k` in a
 //!   notifier's `unpark_requeue`/`unpark_filter` callback for the `k` threads
 //!   it moved or woke. So it always equals the length of the queue.
+//! * `notified`: how many waiters notifiers have moved or woken so far
+//!   (wrapping). Only a hint for a spinning waiter (see below); changed under
+//!   the queue lock with `waiters -= k`.
 //! * `lock`: the bound lock.
 //!
 //! | transition                | who                                  | ordering |
@@ -16,12 +19,31 @@
 //! | `waiters -= 1`            | waiter timing out on the condition    | Relaxed, under the queue lock |
 //! | `waiters -= k`            | notifier, moving `k` waiters          | Relaxed, under the queue lock |
 //! | read, `notify` fast path  | notifier holding the lock             | Relaxed: the lock's Acquire orders it after every registration |
+//! | `notified += k`           | notifier, moving or waking `k` waiters | Relaxed, under the queue lock |
+//! | read `notified`           | the first waiter, spinning            | Relaxed: a hint; the wake-up itself comes from park |
 //!
 //! # Waiting without losing a wake-up
 //! A waiter queues itself on the condition's key first and releases the lock
 //! in park's `before_sleep` (after the queue lock is dropped, so the release
 //! may unpark lock waiters). A notifier must hold the lock, so it runs after
 //! that release, when the waiter is already in the queue.
+//!
+//! # Spinning before sleeping
+//! After releasing the lock, the waiter at the head of the queue (nobody
+//! ahead of it when it queued) spins briefly (`sync::spin_before_sleep`:
+//! pauses only, a few µs, never with one CPU) until it sees that it was
+//! notified (`notified` moved since it queued: FIFO, so the notification was
+//! its own) and the lock is free (the notifier's release has woken it), so
+//! that `park` returns without a futex sleep. It stops at once then: a waiter
+//! that spins on after its wake-up only burns the CPU its notifier needs.
+//! Waiters further back do not spin: their notification is not next.
+//!
+//! With the `deadlock_detection` feature, the waiter drops its detector
+//! record of the lock *before* parking and `before_sleep` releases the lock
+//! without bookkeeping (parking_lot_core forbids bookkeeping in parking
+//! callbacks); the acquisition after the wait records it again. A waiter
+//! that was notified waits on the lock's key like any lock waiter, so it
+//! closes a cycle through that lock.
 //!
 //! # Notifying without a thundering herd
 //! `notify(n)` does not wake anyone: it *requeues* up to `n` waiters (FIFO)
@@ -45,7 +67,7 @@ use crate::error::Error;
 use crate::lock::{Lock, TOKEN_RETRY};
 use crate::park::{self, FilterOp, ParkResult, RequeueOp};
 use crate::rlock::{RLock, RLockSaved};
-use crate::sync::{AtomicUsize, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, spin_before_sleep};
 use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
@@ -58,10 +80,10 @@ mod sealed {
     use std::time::{Duration, Instant};
 
     /// What a [`Condition`](super::Condition) needs from its lock. Sealed:
-    /// `raw_lock`/`release_save`/`restore` must agree with the lock's real
+    /// `raw_lock`/`release_save_untracked`/`restore` must agree with the lock's real
     /// state, which only the crate's own locks can promise.
     pub trait Sealed {
-        /// What `release_save` took away (an RLock's depth; nothing for a Lock).
+        /// What `release_save_untracked` took away (an RLock's depth; nothing for a Lock).
         type Saved;
         fn acquire(&self);
         fn try_acquire(&self) -> bool;
@@ -71,10 +93,13 @@ mod sealed {
         /// The plain lock whose key waiters are requeued onto and whose
         /// acquisition means "holding the condition's lock".
         fn raw_lock(&self) -> &Lock;
-        /// Releases every level; `None` if it was not held after all (a
-        /// `Lock` released by another thread meanwhile). Must not panic.
-        fn release_save(&self) -> Option<Self::Saved>;
-        /// Restores what `release_save` took, after `raw_lock()` was
+        /// Releases every level, without the deadlock detector's
+        /// bookkeeping (the waiter did it before parking: this runs in
+        /// park's `before_sleep`, where parking_lot_core forbids it);
+        /// `None` if it was not held after all (a `Lock` released by
+        /// another thread meanwhile). Must not panic.
+        fn release_save_untracked(&self) -> Option<Self::Saved>;
+        /// Restores what `release_save_untracked` took, after `raw_lock()` was
         /// acquired by the calling thread.
         fn restore(&self, saved: Self::Saved);
     }
@@ -140,8 +165,8 @@ impl sealed::Sealed for Lock {
         self
     }
     #[inline]
-    fn release_save(&self) -> Option<()> {
-        Lock::release(self).ok()
+    fn release_save_untracked(&self) -> Option<()> {
+        self.release_untracked().ok()
     }
     #[inline]
     fn restore(&self, (): ()) {}
@@ -181,10 +206,10 @@ impl sealed::Sealed for RLock {
         RLock::raw_lock(self)
     }
     #[inline]
-    fn release_save(&self) -> Option<RLockSaved> {
+    fn release_save_untracked(&self) -> Option<RLockSaved> {
         // Only ever called by the owner (checked just before), and only the
         // owner can change ownership, so this cannot fail.
-        RLock::release_save(self).ok()
+        RLock::release_save_untracked(self)
     }
     #[inline]
     fn restore(&self, saved: RLockSaved) {
@@ -228,8 +253,8 @@ macro_rules! forward_condition_lock {
                 L::raw_lock(self)
             }
             #[inline]
-            fn release_save(&self) -> Option<L::Saved> {
-                L::release_save(self)
+            fn release_save_untracked(&self) -> Option<L::Saved> {
+                L::release_save_untracked(self)
             }
             #[inline]
             fn restore(&self, saved: L::Saved) {
@@ -298,6 +323,8 @@ forward_condition_lock!(&L, Arc<L>);
 pub struct Condition<L: ConditionLock = RLock> {
     /// Threads parked on this condition's key (the address of this word).
     waiters: AtomicUsize,
+    /// Waiters notified so far, wrapping (a hint for the spinning waiter).
+    notified: AtomicU32,
     lock: L,
 }
 
@@ -313,7 +340,11 @@ impl Condition<RLock> {
         #[must_use]
         #[inline]
         pub fn new() -> Condition<RLock> {
-            Condition { waiters: AtomicUsize::new(0), lock: RLock::new() }
+            Condition {
+                waiters: AtomicUsize::new(0),
+                notified: AtomicU32::new(0),
+                lock: RLock::new(),
+            }
         }
     }
 }
@@ -341,7 +372,11 @@ impl<L: ConditionLock> Condition<L> {
         #[must_use]
         #[inline]
         pub fn with_lock(lock: L) -> Condition<L> {
-            Condition { waiters: AtomicUsize::new(0), lock }
+            Condition {
+                waiters: AtomicUsize::new(0),
+                notified: AtomicU32::new(0),
+                lock,
+            }
         }
     }
 
@@ -637,24 +672,40 @@ impl<L: ConditionLock> Condition<L> {
         let key = self.key();
         let saved = Cell::new(None);
         let requeued = Cell::new(false);
+        // (waiters ahead of us, `notified`) when we queued.
+        let ticket = Cell::new((0usize, 0u32));
+        // Deadlock detector (nothing when the feature is off): drop our
+        // record of the lock now, before parking. `before_sleep` releases
+        // the lock itself without bookkeeping: parking_lot_core forbids it
+        // in parking callbacks (there we are already queued, and a
+        // concurrent `check_deadlock` may be reading our record). The
+        // acquisition after the wait records it again. (parking_lot's
+        // Condvar does the same.)
+        park::release_resource(raw.key());
         let result = park::park(
             key,
             || {
                 // Relaxed: under the queue lock (see the state table); the
                 // release in before_sleep publishes it to notifiers.
-                self.waiters.fetch_add(1, Ordering::Relaxed);
+                let ahead = self.waiters.fetch_add(1, Ordering::Relaxed);
+                ticket.set((ahead, self.notified.load(Ordering::Relaxed)));
                 true
             },
             // Queued: now the lock may go (and may unpark lock waiters).
-            // Then spin a few µs before sleeping: a notify and the
-            // notifier's release during the spin wake us before we sleep,
-            // so `park` returns without a futex sleep (ping-pong). The spin
-            // is bounded (`SpinWait`) and only delays the sleep; never under
-            // loom.
+            // Then, if we are next to be notified, spin a few µs until our
+            // notification and the notifier's release have woken us, so
+            // `park` returns without a futex sleep (ping-pong, queues);
+            // see "Spinning before sleeping". Only reads; only delays the
+            // sleep; never under loom.
             || {
-                saved.set(self.lock.release_save());
-                let mut spin = SpinWait::new();
-                while spin.spin() {}
+                saved.set(self.lock.release_save_untracked());
+                let (ahead, seen) = ticket.get();
+                if ahead == 0 {
+                    // Relaxed: hints (see the state table).
+                    spin_before_sleep(|| {
+                        self.notified.load(Ordering::Relaxed) != seen && !raw.locked()
+                    });
+                }
             },
             |timed_out_key, was_last| {
                 if timed_out_key == key {
@@ -732,8 +783,10 @@ impl<L: ConditionLock> Condition<L> {
                 },
                 |_op, r| {
                     // Relaxed: under the queue lock.
-                    self.waiters
-                        .fetch_sub(r.requeued_threads + r.unparked_threads, Ordering::Relaxed);
+                    let moved = r.requeued_threads + r.unparked_threads;
+                    self.waiters.fetch_sub(moved, Ordering::Relaxed);
+                    // Relaxed: a hint, under the queue lock. Wrapping.
+                    self.notified.fetch_add(moved as u32, Ordering::Relaxed);
                     TOKEN_RETRY
                 },
             );
@@ -765,6 +818,9 @@ impl<L: ConditionLock> Condition<L> {
                 // Relaxed: under the queue lock.
                 self.waiters
                     .fetch_sub(r.unparked_threads, Ordering::Relaxed);
+                // Relaxed: a hint, under the queue lock. Wrapping.
+                self.notified
+                    .fetch_add(r.unparked_threads as u32, Ordering::Relaxed);
                 TOKEN_RETRY
             },
         );

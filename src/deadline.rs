@@ -68,6 +68,7 @@ mod tests {
 
     #[test]
     fn huge_timeouts_mean_forever() {
+        let _watchdog = crate::test_watchdog::watchdog();
         assert_eq!(after(Duration::MAX), None);
         assert_eq!(after(Duration::from_secs(u64::MAX)), None);
         assert!(!expired(None));
@@ -75,6 +76,7 @@ mod tests {
 
     #[test]
     fn clock_round_trips() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let a = now_ns();
         let at = instant_at(a).unwrap();
         assert!(at <= Instant::now());
@@ -87,6 +89,7 @@ mod tests {
 
     #[test]
     fn small_timeouts_are_deadlines() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let d = after(Duration::ZERO).expect("now + 0 is representable");
         assert!(expired(Some(d)));
         let later = after(Duration::from_secs(3600)).unwrap();

@@ -60,6 +60,7 @@
 //! thread in the few instructions between an acquisition and its recording
 //! leaves the acquirer's record stale until it releases that lock itself.
 
+use core::cell::Cell;
 use core::fmt;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -211,19 +212,27 @@ pub fn check_deadlock() -> Vec<Vec<DeadlockedThread>> {
         .collect()
 }
 
+/// The path a frame's function name starts with, without the `<` that
+/// v0 symbols (rustc's default on nightly) put around an inherent or trait
+/// method's self type: `<pysync::lock::Lock>::acquire_slow` and the legacy
+/// `pysync::lock::Lock::acquire_slow` both start with `pysync::`.
+fn path(name: &str) -> &str {
+    name.trim_start_matches('<')
+}
+
 /// Keeps the frames from the first pysync one to the thread's entry point.
 fn trim(mut frames: Vec<Frame>) -> Vec<Frame> {
     let internal = |f: &Frame| {
-        let n = f.function.as_str();
-        n.starts_with("backtrace::")
+        let n = path(&f.function);
+        f.function == "<unknown>"
+            || n.starts_with("backtrace::")
             || n.starts_with("parking_lot_core::")
             || n.starts_with("pysync::park::")
             || n.starts_with("pysync::park<")
-            || n == "<unknown>"
     };
     let start = frames
         .iter()
-        .position(|f| f.function.starts_with("pysync::") && !internal(f))
+        .position(|f| path(&f.function).starts_with("pysync::") && !internal(f))
         .or_else(|| frames.iter().position(|f| !internal(f)))
         .unwrap_or(0);
     frames.drain(..start);
@@ -269,7 +278,8 @@ fn me() -> ThreadId {
 /// Drops one acquisition of `key` from the calling thread's record.
 fn unrecord(key: usize) {
     // SAFETY: never called from a parking callback: the seam's hooks are
-    // called by the primitives outside callbacks, `Blocked` before parking.
+    // called by the primitives outside callbacks, `Blocked` before parking,
+    // and each of them checks that first (`outside_callbacks`).
     unsafe { parking_lot_core::deadlock::release_resource(key) };
 }
 
@@ -292,6 +302,7 @@ impl Books {
 /// The calling thread now holds the lock `key` (called right after the
 /// acquisition).
 pub(crate) fn acquired(key: usize) {
+    outside_callbacks("acquire");
     let me = me();
     let mut books = books();
     books.settle(me);
@@ -309,6 +320,7 @@ pub(crate) fn acquired(key: usize) {
 /// The lock `key` is about to be released by the calling thread (called
 /// right before the release).
 pub(crate) fn releasing(key: usize) {
+    outside_callbacks("release");
     let me = me();
     let mut books = books();
     books.settle(me);
@@ -323,6 +335,45 @@ pub(crate) fn releasing(key: usize) {
     }
 }
 
+// ----- no bookkeeping inside parking callbacks -------------------------------
+
+std::thread_local! {
+    /// How many parking callbacks (passed through the seam) the calling
+    /// thread is running, nested (a `before_sleep` may unpark).
+    static IN_CALLBACK: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `f`, a callback the parking seam passes to parking_lot_core, marked
+/// as one for [`outside_callbacks`]. Never panics or allocates.
+#[inline]
+pub(crate) fn in_callback<R>(f: impl FnOnce() -> R) -> R {
+    // `try_with`: a const-initialised `Cell` has no destructor, so this
+    // never fails; nothing to do if it ever did.
+    let _ = IN_CALLBACK.try_with(|d| d.set(d.get().wrapping_add(1)));
+    let r = f();
+    let _ = IN_CALLBACK.try_with(|d| d.set(d.get().wrapping_sub(1)));
+    r
+}
+
+/// Stops the process if the calling thread is inside a parking callback:
+/// parking_lot_core's bookkeeping there is undefined behaviour (the thread
+/// may already be queued, and `check_deadlock` reads queued threads'
+/// records), and only a bug in pysync can get here, so it aborts with a
+/// message before the undefined behaviour instead of unwinding through
+/// parking_lot_core.
+#[inline]
+fn outside_callbacks(what: &str) {
+    if IN_CALLBACK.try_with(Cell::get).unwrap_or(0) != 0 {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "pysync bug: deadlock-detector bookkeeping ({what}) inside a parking callback, \
+             which parking_lot_core forbids; aborting"
+        );
+        std::process::abort();
+    }
+}
+
 /// Marks the calling thread as blocked while it parks without a timeout
 /// (a timed wait is never part of a reported cycle).
 pub(crate) struct Blocked(Option<ThreadId>);
@@ -330,6 +381,7 @@ pub(crate) struct Blocked(Option<ThreadId>);
 impl Blocked {
     #[inline]
     pub(crate) fn enter(untimed: bool) -> Blocked {
+        outside_callbacks("park");
         if !untimed {
             return Blocked(None);
         }
@@ -356,4 +408,70 @@ mod assertions {
     use static_assertions::assert_impl_all;
     assert_impl_all!(DeadlockedThread: Send, Sync, fmt::Debug, fmt::Display, Clone);
     assert_impl_all!(Frame: Send, Sync, fmt::Debug, fmt::Display, Clone);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(names: &[&str]) -> Vec<Frame> {
+        names
+            .iter()
+            .map(|n| Frame {
+                function: (*n).to_owned(),
+                file: None,
+                line: None,
+            })
+            .collect()
+    }
+
+    fn names(frames: &[Frame]) -> Vec<&str> {
+        frames.iter().map(Frame::function).collect()
+    }
+
+    /// A blocked thread's stack as rustc's legacy symbols (stable's
+    /// default) and v0 symbols (nightly's default) print it: both are cut
+    /// to start at pysync's Lock and end before the runtime's entry frames.
+    #[test]
+    fn trim_starts_at_the_first_pysync_frame_in_both_symbol_manglings() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let legacy = frames(&[
+            "backtrace::capture::Backtrace::new",
+            "parking_lot_core::parking_lot::deadlock_impl::on_unpark",
+            "parking_lot_core::parking_lot::park",
+            "pysync::park::backend::park",
+            "pysync::lock::Lock::park_waiter",
+            "pysync::lock::Lock::acquire_slow",
+            "deadlock::blocked_in_acquire",
+            "std::sys::backtrace::__rust_begin_short_backtrace",
+            "<unknown>",
+        ]);
+        assert_eq!(
+            names(&trim(legacy)),
+            [
+                "pysync::lock::Lock::park_waiter",
+                "pysync::lock::Lock::acquire_slow",
+                "deadlock::blocked_in_acquire",
+            ]
+        );
+        let v0 = frames(&[
+            "<backtrace::capture::Backtrace>::new",
+            "parking_lot_core::parking_lot::deadlock_impl::on_unpark",
+            "<parking_lot_core::thread_parker::imp::ThreadParker as parking_lot_core::thread_parker::ThreadParkerT>::park",
+            "parking_lot_core::parking_lot::park::<pysync::lock::Lock>",
+            "pysync::park::detected::park::<{closure#0}>",
+            "<pysync::lock::Lock>::park_waiter",
+            "<pysync::lock::Lock>::acquire_slow",
+            "deadlock::blocked_in_acquire",
+            "std::sys::backtrace::__rust_begin_short_backtrace::<{closure#0}, ()>",
+        ]);
+        assert_eq!(
+            names(&trim(v0)),
+            [
+                "<pysync::lock::Lock>::park_waiter",
+                "<pysync::lock::Lock>::acquire_slow",
+                "deadlock::blocked_in_acquire",
+            ]
+        );
+    }
 }

@@ -27,7 +27,7 @@
 
 use crate::deadline;
 use crate::park::{self, DEFAULT_PARK_TOKEN, FilterOp, ParkResult, UnparkToken};
-use crate::sync::{AtomicU8, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU8, Ordering, loom_const_fn, spin_before_sleep};
 use core::fmt;
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,9 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 ///   (Python's guarantee): it never re-checks the flag after waking.
 /// * One byte. `wait` on a set event is one load; `set` with nobody waiting
 ///   is one RMW and makes no parking call.
+/// * May be freed as soon as the last call using it has returned: a waiter
+///   woken by `set` may destroy it while `set` is still returning (`set`'s
+///   last access is the store that raises the flag; see the crate docs).
 ///
 /// | Python                       | pysync                               |
 /// |------------------------------|--------------------------------------|
@@ -71,7 +74,7 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 /// });
 /// ```
 pub struct Event {
-    state: AtomicU8,
+    state: park::Watched<AtomicU8>,
 }
 
 impl Event {
@@ -85,7 +88,7 @@ impl Event {
         #[must_use]
         #[inline]
         pub fn new() -> Event {
-            Event { state: AtomicU8::new(0) }
+            Event { state: park::watched(AtomicU8::new(0)) }
         }
     }
 
@@ -249,14 +252,14 @@ impl Event {
                 // PARKED_BIT up, so a `set` is bound to see us. Relaxed: the
                 // queue lock orders it with `set`'s wake-up.
                 || self.state.load(Ordering::Relaxed) == PARKED_BIT,
-                // Already queued: spin a few µs before sleeping. A `set`
-                // during the spin wakes us before we sleep, so `park` returns
-                // without a futex sleep (ping-pong, hand-over signals). Only
-                // reads; never spins under loom.
+                // Already queued: spin a few µs before sleeping (where that
+                // can help: `sync::spin_before_sleep`). A `set` during the
+                // spin wakes us before we sleep, so `park` returns without a
+                // futex sleep (ping-pong, hand-over signals). Only reads;
+                // never spins under loom.
                 || {
-                    let mut spin = SpinWait::new();
                     // Relaxed: a snapshot; the result comes from the token.
-                    while self.state.load(Ordering::Relaxed) & SET_BIT == 0 && spin.spin() {}
+                    spin_before_sleep(|| self.state.load(Ordering::Relaxed) & SET_BIT != 0);
                 },
                 |_key, was_last| {
                     if was_last {

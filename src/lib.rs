@@ -47,6 +47,10 @@
 //! | `Barrier` | [`Barrier`] | `Barrier` (no timeout, abort, reset, action) | — |
 //! | the GIL (`ceval_gil.c`) | [`Gil`] | — | — |
 //!
+//! Across processes (Linux), Python's `multiprocessing` primitives:
+//! `pysync::process` — the same primitives in shared memory, robust to a
+//! process killed while it holds or waits on one.
+//!
 //! Every blocking call has four forms: blocking (`acquire`, `wait`), `try_`
 //! (→ `bool`), `_timeout(Duration)` and `_until(Instant)`. `Duration::ZERO`
 //! is a try; `Duration::MAX` (or any timeout too large for `Instant`) waits
@@ -57,10 +61,11 @@
 //! * **`Lock` is not owned**, exactly like Python's: any thread may release
 //!   it, and releasing an unlocked `Lock` is [`Error::ReleaseUnlocked`]
 //!   ("release unlocked lock"). Acquiring it twice from one thread blocks.
-//!   It is one byte, and **eventually fair**: a waiter parked about a
-//!   millisecond gets the lock handed to it, so no thread starves under a
-//!   tight acquire/release loop (CPython's PyMutex does the same; its
-//!   semaphore-based `Lock` before 3.13 did not).
+//!   It is one byte, and **eventually fair**: a waiter that has waited
+//!   about a millisecond (counted from when it started waiting, however
+//!   often it was woken and overtaken) gets the lock handed to it, so no
+//!   thread starves under a tight acquire/release loop (CPython's PyMutex
+//!   does the same; its semaphore-based `Lock` before 3.13 did not).
 //! * **`RLock`** is owned: releasing it from a thread that does not own it is
 //!   [`Error::NotOwned`] ("cannot release un-acquired lock").
 //! * **No poisoning**: a panic while holding a guard releases the lock, like a
@@ -89,6 +94,32 @@
 //! Misuse is a clear [`Error`], worded like Python's message, never UB, a
 //! silent no-op or a hang.
 //!
+//! ## Destruction: free it as soon as the last call using it has returned
+//!
+//! A [`Lock`], [`RLock`], [`Mutex<T>`](Mutex),
+//! [`ReentrantMutex<T>`](ReentrantMutex), [`Semaphore`],
+//! [`BoundedSemaphore`] or [`Event`] may be freed as soon as the last call
+//! using it has returned, even if that call was woken, or let in, by a call
+//! on another thread that is still returning: the thread that acquires a
+//! lock after a release, takes the permit a release provided, or is woken by
+//! `set` may destroy the primitive at once. Safe Rust cannot get there (the
+//! releasing thread still borrows the primitive), but bindings can: a Python
+//! object collected by the acquirer, an FFI handle, an `Arc` whose last
+//! clone the acquirer drops. POSIX makes the same promise for
+//! `pthread_mutex_destroy` and `sem_destroy` (glibc bug 12674 was a
+//! `sem_post` that broke it).
+//!
+//! It holds because the last access of a release, `set` or wake-up to the
+//! primitive's memory is the step that lets the other thread finish: the
+//! CAS that frees the lock or hands it over (under the queue lock when
+//! threads wait), the CAS that adds a permit to the count or, with waiters,
+//! the queue-locked step that hands it over, the queue-locked store that
+//! raises the flag. Whatever follows (waking a thread, the fairness timers)
+//! uses the primitive's address only as a number. The loom models check it:
+//! under `cfg(loom)` touching a dropped primitive panics, and in the models
+//! the last user frees the primitive (`tests/loom/lock.rs`, `rlock.rs`,
+//! `semaphore.rs`, `event.rs`).
+//!
 //! ## Cargo features
 //!
 //! * `deadlock_detection`: [`deadlock::check_deadlock`] reports cycles of
@@ -111,6 +142,18 @@ mod condition;
 mod event;
 mod gil;
 mod semaphore;
+
+// The primitives across processes, in shared memory (Linux only: the module
+// is absent elsewhere, see its docs).
+#[cfg(target_os = "linux")]
+pub mod process;
+
+/// The behaviour tests' watchdog, for the unit tests here too: each starts
+/// with `let _watchdog = crate::test_watchdog::watchdog();` (checked by
+/// `tests/meta.rs`).
+#[cfg(test)]
+#[path = "../tests/common/watchdog.rs"]
+mod test_watchdog;
 
 pub use error::Error;
 pub use lock::{Lock, LockGuard};

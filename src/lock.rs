@@ -5,36 +5,52 @@
 //! | bit          | meaning                                                    |
 //! |--------------|------------------------------------------------------------|
 //! | `LOCKED_BIT` | somebody holds the lock                                    |
-//! | `PARKED_BIT` | threads may be parked on the lock's key (queue non-empty)  |
+//! | `PARKED_BIT` | threads may be parked on the lock's key (queue non-empty, or one about to park) |
 //!
 //! | transition            | who                                   | ordering |
 //! |-----------------------|---------------------------------------|----------|
 //! | `0 → L`, `P → L\|P`   | acquirer (fast path CAS or slow loop) | Acquire  |
-//! | `L → L\|P`            | waiter about to park                  | Relaxed  |
-//! | `L → 0`               | releaser, fast path: one CAS (no waiter) | Release |
-//! | `L\|P → P`            | releaser with waiters: `fetch_and`, then wakes one | Release |
-//! | `P → L\|P`, `P → L`   | releaser handing off after the release, under queue lock | Acquire |
-//! | `L\|P → L\|P / L`     | `release_fair` handing off (lock stays held) | via the queue lock |
-//! | `L\|P → 0`            | `release_fair` with nobody left to hand to | Release |
-//! | `P → 0`, `L\|P → L`   | last waiter timing out, under queue lock | Relaxed |
+//! | `L → L\|P`            | waiter about to park                  | Relaxed (the queue lock orders it) |
+//! | `L → 0`               | release with nobody waiting: one CAS  | Release  |
+//! | `L\|P → P` or `0`     | release with waiters: one CAS under the queue lock, after waking the longest waiter to retry (`0` if the queue is now empty) | Release |
+//! | `L\|P → L\|P` or `L`  | release handing the lock to the longest waiter (fairness due, or `release_fair`): one CAS under the queue lock, the lock stays held for it | Release (and the queue lock) |
+//! | `P → 0`, `L\|P → L`   | last waiter timing out, under the queue lock | Relaxed |
+//! | `L → L\|P`            | a `Condition` requeueing waiters onto the lock, under the queue lock | Relaxed |
 //!
 //! `PARKED_BIT` is only cleared under the queue lock, by whoever can see that
 //! the queue is empty, so a waiter can never be left parked on a lock that
 //! nobody will release through the slow path.
 //!
+//! # Release, and destruction
+//! A release with waiters keeps the lock held while it walks the queue
+//! (like WebKit's `WTF::Lock` and parking_lot up to 0.12), and its last
+//! access to the byte is the CAS, under the queue lock, that frees the lock
+//! or hands it over. The woken thread runs only after that CAS; the key is a
+//! mere number to the parking seam afterwards. So whoever acquires the lock
+//! next may free it at once (a Python object, an FFI handle, an `Arc` the
+//! acquirer drops): the promise POSIX makes for `pthread_mutex_destroy`.
+//! Releasing first and waking afterwards (parking_lot 0.13) would leave the
+//! releaser touching the byte after the next owner could have freed it.
+//! The CAS succeeds only while `LOCKED_BIT` is set, so of two threads
+//! racing to release one acquisition exactly one succeeds.
+//!
 //! # Fairness
-//! A release with waiters frees the lock first and then wakes the longest
-//! waiter (like parking_lot), so the lock is never held across the queue
-//! operations. A parked waiter carries a fairness deadline (a randomised
-//! ~1 ms after it parked) in its park token, and each lock has a fairness
-//! timer (shared by address hash, like parking_lot_core 0.9's per-bucket one)
-//! that becomes due a randomised ~1 ms after the last hand-off. When the
-//! release finds both past, it takes the lock back on the waiter's behalf
-//! (if no running thread grabbed it meanwhile) and hands it over: the waiter
-//! wakes up holding it. So no thread starves under a tight acquire/release
-//! loop, while hand-offs (which cost a context switch with the lock held)
-//! stay rare enough not to cause a convoy. [`Lock::release_fair`] always
-//! hands off, keeping the lock held until the waiter runs.
+//! A waiter carries a fairness deadline, a randomised 0.5–1.5 ms after it
+//! *started* waiting (its first yield or park in this acquisition, kept
+//! across every wake-up it loses), in its park token; and each lock has a
+//! fairness timer (shared by address hash, tagged with the lock's key so a
+//! collision can never hold a hand-off back; see `park::fair`) that is due a
+//! randomised 0.5–1.5 ms after the lock's last hand-off. A release that
+//! finds both past hands the lock to the longest waiter instead of freeing
+//! it: the waiter wakes up holding it. So no thread starves under a tight
+//! acquire/release loop (a waiter is overtaken for about a millisecond at
+//! most, plus however long the OS takes to run it after a wake-up it lost),
+//! while hand-offs (which cost a context switch with the lock held) happen
+//! at most about once per millisecond per lock, rarely enough not to cause
+//! a convoy. [`Lock::release_fair`] always hands off (and also resets the
+//! timer). A woken waiter that loses the race re-parks without yielding
+//! first, and a spinning one stops yielding once its deadline is past: only
+//! a queued waiter can be handed the lock.
 
 use crate::deadline;
 use crate::error::Error;
@@ -47,6 +63,10 @@ use std::time::{Duration, Instant};
 const LOCKED_BIT: u8 = 0b01;
 /// Threads may be parked on this lock's key.
 const PARKED_BIT: u8 = 0b10;
+
+/// How many of `SpinWait`'s first steps are busy spins (parking_lot_core's
+/// `SpinWait::spin` spins on the CPU for its first 3 steps, then yields).
+const BUSY_SPINS: u32 = 3;
 
 /// Unpark token: woken to retry the acquisition.
 pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
@@ -62,8 +82,12 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// * Acquiring it twice from one thread blocks (deadlocks) like Python's.
 /// * One byte of state. Uncontended acquire and release are one atomic
 ///   instruction each; a release with nobody waiting makes no syscall.
-/// * Eventually fair: a waiter parked for about a millisecond gets the lock
-///   handed to it on the next release.
+/// * Eventually fair: a waiter that has waited about a millisecond (counted
+///   from when it started waiting, however often it was woken and
+///   overtaken) gets the lock handed to it on the next release.
+/// * May be freed as soon as the last call using it has returned: the
+///   thread that acquires it after a release may destroy it at once, even
+///   while that release is still returning (see the crate docs).
 ///
 /// For data-protecting use there is [`Mutex<T>`](crate::Mutex) (one line, via
 /// `lock_api`), and [`Lock::lock`] gives an RAII [`LockGuard`].
@@ -90,7 +114,7 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// assert!(!lock.locked());
 /// ```
 pub struct Lock {
-    state: AtomicU8,
+    state: park::Watched<AtomicU8>,
 }
 
 impl Lock {
@@ -104,7 +128,7 @@ impl Lock {
         #[must_use]
         #[inline]
         pub fn new() -> Lock {
-            Lock { state: AtomicU8::new(0) }
+            Lock { state: park::watched(AtomicU8::new(0)) }
         }
     }
 
@@ -180,13 +204,23 @@ impl Lock {
         // Deadlock detector: drop the record before the release, as
         // parking_lot_core asks (nothing when the feature is off).
         park::release_resource(self.key());
+        self.release_untracked()
+    }
+
+    /// [`release`](Lock::release) without the deadlock detector's
+    /// bookkeeping: for a Condition's wait, which drops its record before
+    /// parking and releases from park's `before_sleep`, where
+    /// parking_lot_core forbids the bookkeeping. Never panics.
+    #[inline]
+    pub(crate) fn release_untracked(&self) -> Result<(), Error> {
         // Release: publishes the critical section to the next acquirer.
+        // With nobody waiting this CAS is the release's only access.
         match self
             .state
             .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
         {
             Ok(_) => Ok(()),
-            Err(_) => self.release_contended(),
+            Err(_) => self.release_slow(false),
         }
     }
 
@@ -209,9 +243,7 @@ impl Lock {
             .compare_exchange(LOCKED_BIT, 0, Ordering::Release, Ordering::Relaxed)
         {
             Ok(_) => Ok(()),
-            Err(s) if s & LOCKED_BIT == 0 => Err(Error::ReleaseUnlocked),
-            // Waiters: keep it locked and hand it over.
-            Err(_) => self.release_handing_off(),
+            Err(_) => self.release_slow(true),
         }
     }
 
@@ -307,6 +339,14 @@ impl Lock {
     #[inline(never)]
     fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
         let mut spin = SpinWait::new();
+        // Spins taken since the last wake-up, and how many are allowed: the
+        // whole `SpinWait` (busy spins, then yields) before the first park,
+        // only its busy spins after a wake-up (see below).
+        let (mut spins, mut spin_limit) = (0u32, u32::MAX);
+        // This acquisition's fairness deadline: fixed when it starts to wait
+        // in earnest (its first yield or park) and kept across every
+        // wake-up it loses, so it comes due however often it is overtaken.
+        let mut fairness: Option<park::fair::Deadline> = None;
         // Relaxed: only a hint for the CAS below, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -323,8 +363,22 @@ impl Lock {
                 }
                 continue;
             }
-            // Spin a little while nobody is parked yet.
-            if state & PARKED_BIT == 0 && spin.spin() {
+            // Spin a little while nobody is parked yet, but stop yielding
+            // once this thread is owed the lock: only a parked waiter can be
+            // handed it, and on a busy machine one yield can last a whole
+            // time slice of whoever keeps re-taking the lock.
+            if state & PARKED_BIT == 0
+                && spins < spin_limit
+                && !fairness.is_some_and(park::fair::Deadline::passed)
+                && spin.spin()
+            {
+                spins += 1;
+                if spins == BUSY_SPINS {
+                    // The next spins yield the CPU: from here on this thread
+                    // is waiting, and its deadline counts.
+                    fairness.get_or_insert_with(park::fair::Deadline::start);
+                }
+                // Relaxed: a hint for the CAS above, which orders.
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
@@ -344,20 +398,27 @@ impl Lock {
                 state = s;
                 continue;
             }
-            match self.park_waiter(deadline) {
+            let fair = *fairness.get_or_insert_with(park::fair::Deadline::start);
+            match self.park_waiter(deadline, fair.token()) {
                 // The releaser handed us the lock: it stayed locked for us.
                 ParkResult::Unparked(TOKEN_HANDOFF) => return true,
                 ParkResult::TimedOut => return false,
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
             }
+            // Woken, but not handed the lock: try again, spinning only
+            // briefly. Yielding now would hand the CPU to whoever keeps
+            // re-taking the lock while this thread is out of the queue, where
+            // no release can hand the lock to it (on a busy machine one
+            // yield can cost a whole time slice).
             spin = SpinWait::new();
+            (spins, spin_limit) = (0, BUSY_SPINS);
             // Relaxed: a hint for the CAS above, which orders.
             state = self.state.load(Ordering::Relaxed);
         }
     }
 
     /// Parks on the lock's key while it is locked with `PARKED_BIT` set.
-    fn park_waiter(&self, deadline: Option<Instant>) -> ParkResult {
+    fn park_waiter(&self, deadline: Option<Instant>, token: park::ParkToken) -> ParkResult {
         park::park(
             self.key(),
             // Relaxed: runs under the queue lock, which orders it with the
@@ -370,36 +431,58 @@ impl Lock {
                     self.clear_parked_bit();
                 }
             },
-            park::fair::token(),
+            token,
             deadline,
         )
     }
 
     /// The release when the byte is not exactly `LOCKED_BIT`: waiters are
-    /// parked, or the lock is not locked at all (misuse).
+    /// parked (or about to park), or the lock is not locked at all (misuse).
+    /// `force_fair`: hand the lock to the longest waiter, if there is one.
     #[cold]
     #[inline(never)]
-    fn release_contended(&self) -> Result<(), Error> {
-        // Clearing LOCKED_BIT of an unlocked lock changes nothing, and `prev`
-        // tells us it was misuse. Release: publishes the critical section.
-        let prev = self.state.fetch_and(!LOCKED_BIT, Ordering::Release);
-        if prev & LOCKED_BIT == 0 {
-            return Err(Error::ReleaseUnlocked);
+    fn release_slow(&self, force_fair: bool) -> Result<(), Error> {
+        // Relaxed: only a guess for the CAS, which orders.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED_BIT == 0 {
+                // Not locked now: the misuse Python reports.
+                return Err(Error::ReleaseUnlocked);
+            }
+            if state & PARKED_BIT != 0 {
+                return self.release_to_waiters(force_fair);
+            }
+            // Locked, and the waiter we saw has left (timed out): the plain
+            // release after all; this CAS is its last access. Release:
+            // publishes the critical section to the next acquirer.
+            match self
+                .state
+                .compare_exchange_weak(state, 0, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(s) => state = s,
+            }
         }
-        if prev & PARKED_BIT != 0 {
-            self.wake_after_release();
-        }
-        Ok(())
     }
 
-    /// After a release that saw `PARKED_BIT`: wakes the longest waiter, or
-    /// hands it the lock when fairness says so. The lock is already free.
+    /// The release with `PARKED_BIT` set. The lock stays held while the
+    /// queue is examined, and the release itself is the last step, under the
+    /// queue lock: one CAS that either frees the lock (and clears
+    /// `PARKED_BIT` if the queue is now empty) or leaves it locked for the
+    /// longest waiter, which wakes up holding it. Nothing touches the lock
+    /// after that CAS, so whoever acquires the lock next may free it at once
+    /// (see the crate docs: the destruction promise).
+    ///
+    /// A plain release wakes the longest waiter to retry; it is handed the
+    /// lock instead when `force_fair`, or when its fairness deadline and the
+    /// lock's fairness timer are both due (`park::fair`).
     #[cold]
     #[inline(never)]
-    fn wake_after_release(&self) {
+    fn release_to_waiters(&self, force_fair: bool) -> Result<(), Error> {
         let key = self.key();
-        let fair = core::cell::Cell::new(false);
         let mut first = true;
+        let fair = core::cell::Cell::new(false);
+        let mut released = Ok(());
         park::unpark_filter(
             key,
             |token| {
@@ -408,24 +491,49 @@ impl Lock {
                     return FilterOp::Stop;
                 }
                 first = false;
-                fair.set(park::fair::hand_off_due(key, token));
+                fair.set(force_fair || park::fair::hand_off_due(key, token));
                 FilterOp::Unpark
             },
             |result| {
-                // Eventual fairness: the longest waiter is owed the lock and
-                // the lock's fairness timer is due. Take the lock back on its
-                // behalf (unless a running thread already did) and hand it
-                // over: it wakes up holding it.
-                let handoff =
-                    result.unparked_threads != 0 && fair.get() && self.set_locked_if_free();
-                // Under the queue lock nobody else can be queueing, so an
-                // empty queue means the bit can go. LOCKED_BIT is left alone:
-                // it belongs to the waiter (hand-off) or to whoever took the
-                // lock meanwhile.
-                if !result.have_more_threads {
-                    self.clear_parked_bit();
+                let hand_off = fair.get() && result.unparked_threads != 0;
+                // Under the queue lock; a CAS loop because acquirers may set
+                // LOCKED_BIT (none is set while we hold it) or PARKED_BIT
+                // concurrently. Relaxed: only a guess for the CAS.
+                let mut state = self.state.load(Ordering::Relaxed);
+                loop {
+                    if state & LOCKED_BIT == 0 {
+                        // Another release of the same acquisition got here
+                        // first (misuse; Python allows any thread to
+                        // release): report it, change nothing. A thread we
+                        // unparked just retries.
+                        released = Err(Error::ReleaseUnlocked);
+                        return TOKEN_RETRY;
+                    }
+                    // Hand-off: the byte stays locked and now belongs to the
+                    // woken thread. Plain release: free it.
+                    let mut new = if hand_off { state } else { state & !LOCKED_BIT };
+                    // Under the queue lock nobody else can be queueing, so
+                    // an empty queue means the bit can go (a thread about to
+                    // park re-checks the byte under this lock, and retries).
+                    if !result.have_more_threads {
+                        new &= !PARKED_BIT;
+                    }
+                    // Release: publishes the critical section to the next
+                    // acquirer (for a hand-off, the unpark that follows
+                    // orders it before the woken thread, too).
+                    match self.state.compare_exchange_weak(
+                        state,
+                        new,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(s) => state = s,
+                    }
                 }
-                if handoff {
+                // The lock's memory is not touched again: the key is only a
+                // number to the seam and the fairness timers.
+                if hand_off {
                     park::fair::handed_off(key);
                     TOKEN_HANDOFF
                 } else {
@@ -433,19 +541,16 @@ impl Lock {
                 }
             },
         );
+        released
     }
 
-    /// Sets LOCKED_BIT if the lock is free; whether it did. `try_acquire`,
-    /// and the hand-off decided after a release (under the queue lock, on
-    /// behalf of the waiter it then wakes holding the lock).
+    /// Sets LOCKED_BIT if the lock is free; whether it did (`try_acquire`).
     #[inline]
     fn set_locked_if_free(&self) -> bool {
         // Relaxed: only a guess for the CAS, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
         while state & LOCKED_BIT == 0 {
-            // Acquire: pairs with the Release of whoever released last (for a
-            // hand-off, the queue lock then orders that with the waiter's
-            // wake-up).
+            // Acquire: pairs with the Release of whoever released last.
             match self.state.compare_exchange_weak(
                 state,
                 state | LOCKED_BIT,
@@ -457,37 +562,6 @@ impl Lock {
             }
         }
         false
-    }
-
-    /// `release_fair`: keeps the lock held and hands it to the longest
-    /// waiter, if there is one.
-    #[cold]
-    #[inline(never)]
-    fn release_handing_off(&self) -> Result<(), Error> {
-        let mut released = Ok(());
-        park::unpark_one(self.key(), |result| {
-            if result.unparked_threads != 0 {
-                // Hand off: the byte stays locked and now belongs to the
-                // woken thread, whose wake-up (through the queue lock) orders
-                // our critical section before its own.
-                if !result.have_more_threads {
-                    self.clear_parked_bit();
-                }
-                return TOKEN_HANDOFF;
-            }
-            // Nobody to hand to: an ordinary release. Release: publishes the
-            // critical section. With PARKED_BIT set, nobody else clears
-            // LOCKED_BIT under the queue lock, so `prev` only lacks it when
-            // two threads raced to release one acquisition: report that.
-            let prev = self
-                .state
-                .fetch_and(!(LOCKED_BIT | PARKED_BIT), Ordering::Release);
-            if prev & LOCKED_BIT == 0 {
-                released = Err(Error::ReleaseUnlocked);
-            }
-            TOKEN_RETRY
-        });
-        released
     }
 
     // ----- for Condition (requeue onto this lock) ---------------------------
@@ -695,46 +769,37 @@ pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, Lock, T>;
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
     use std::thread;
 
-    /// Waits until a thread is parked on `lock` (its PARKED_BIT is set).
-    fn until_parked(lock: &Lock) {
-        while lock.state.load(Ordering::Relaxed) & PARKED_BIT == 0 {
+    /// How many threads are queued on `lock`'s key: walks the queue under
+    /// its lock and unparks nobody. Exact, unlike `PARKED_BIT`, which a
+    /// waiter sets *before* it is queued (and may never be, if its
+    /// validation fails).
+    fn queued(lock: &Lock) -> usize {
+        let mut n = 0;
+        park::unpark_filter(
+            lock.key(),
+            |_| {
+                n += 1;
+                FilterOp::Skip
+            },
+            |_| TOKEN_RETRY,
+        );
+        n
+    }
+
+    /// Waits until `n` threads are queued on `lock`.
+    fn until_queued(lock: &Lock, n: usize) {
+        let start = Instant::now();
+        while queued(lock) < n {
+            assert!(start.elapsed() < Duration::from_secs(30), "never queued");
             thread::yield_now();
         }
     }
 
     #[test]
-    fn release_fair_hands_off_to_the_parked_waiter() {
-        let lock = Arc::new(Lock::new());
-        lock.acquire();
-        let got = Arc::new(AtomicBool::new(false));
-        let (l2, g2) = (Arc::clone(&lock), Arc::clone(&got));
-        let waiter = thread::spawn(move || {
-            l2.acquire();
-            g2.store(true, Ordering::SeqCst);
-            l2.release().unwrap();
-        });
-        until_parked(&lock);
-        lock.release_fair().unwrap();
-        // The lock went straight to the waiter: the releaser cannot barge
-        // back in, whether or not the waiter has run yet.
-        let took = lock.try_acquire();
-        let barged = took && !got.load(Ordering::SeqCst);
-        if took {
-            lock.release().unwrap();
-        }
-        assert!(
-            !barged,
-            "release_fair let the releaser barge past the waiter"
-        );
-        waiter.join().unwrap();
-        assert!(got.load(Ordering::SeqCst));
-    }
-
-    #[test]
-    fn plain_release_wakes_the_parked_waiter() {
+    fn plain_release_wakes_the_queued_waiter_and_leaves_no_stale_bits() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let lock = Arc::new(Lock::new());
         lock.acquire();
         let l2 = Arc::clone(&lock);
@@ -742,9 +807,57 @@ mod tests {
             l2.acquire();
             l2.release().unwrap();
         });
-        until_parked(&lock);
+        until_queued(&lock, 1);
+        assert_eq!(lock.state.load(Ordering::Relaxed), LOCKED_BIT | PARKED_BIT);
         lock.release().unwrap();
         waiter.join().unwrap();
         assert_eq!(lock.state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+
+    #[test]
+    fn release_fair_keeps_the_lock_locked_for_the_queued_waiter() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        let l2 = Arc::clone(&lock);
+        let waiter = thread::spawn(move || {
+            l2.acquire();
+            l2.release().unwrap();
+        });
+        until_queued(&lock, 1);
+        lock.release_fair().unwrap();
+        // Handed off: locked, on the waiter's behalf, whether or not it has
+        // run yet (and PARKED_BIT gone: nobody else is queued).
+        let state = lock.state.load(Ordering::Relaxed);
+        waiter.join().unwrap();
+        assert!(
+            state == LOCKED_BIT || state == 0,
+            "after the hand-off: {state:#b}"
+        );
+        assert_eq!(lock.state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+
+    #[test]
+    fn queue_check_sees_exactly_the_queued() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let lock = Arc::new(Lock::new());
+        assert_eq!(queued(&lock), 0);
+        lock.acquire();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let l = Arc::clone(&lock);
+                thread::spawn(move || {
+                    l.acquire();
+                    l.release().unwrap();
+                })
+            })
+            .collect();
+        until_queued(&lock, 2);
+        assert_eq!(queued(&lock), 2, "the check unparks nobody");
+        lock.release().unwrap();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(queued(&lock), 0);
     }
 }

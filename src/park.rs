@@ -39,25 +39,82 @@ mod backend;
 #[path = "park/loom.rs"]
 mod backend;
 
-pub(crate) use backend::{unpark_all, unpark_filter, unpark_one, unpark_requeue};
-
+pub(crate) use backend::unpark_all;
+// `unpark_one` is part of the seam, though no primitive needs it right now.
 #[cfg(not(all(feature = "deadlock_detection", not(loom))))]
-pub(crate) use backend::park;
-
-/// With deadlock detection: `backend::park`, with the parking thread marked
-/// as blocked for the detector's bookkeeping (see `crate::deadlock`).
+#[allow(unused_imports)]
+pub(crate) use backend::{park, unpark_filter, unpark_one, unpark_requeue};
 #[cfg(all(feature = "deadlock_detection", not(loom)))]
-#[inline]
-pub(crate) fn park(
-    key: usize,
-    validate: impl FnOnce() -> bool,
-    before_sleep: impl FnOnce(),
-    timed_out: impl FnOnce(usize, bool),
-    token: ParkToken,
-    deadline: Option<std::time::Instant>,
-) -> ParkResult {
-    let _blocked = crate::deadlock::Blocked::enter(deadline.is_none());
-    backend::park(key, validate, before_sleep, timed_out, token, deadline)
+#[allow(unused_imports)]
+pub(crate) use detected::{park, unpark_filter, unpark_one, unpark_requeue};
+
+/// With deadlock detection: the backend's calls, with the parking thread
+/// marked as blocked for the detector (see `crate::deadlock`), and every
+/// callback run marked as a parking callback (`deadlock::in_callback`), in
+/// which the detector's bookkeeping is undefined behaviour by
+/// parking_lot_core's contract: a pysync bug that would do it aborts with a
+/// message instead.
+#[cfg(all(feature = "deadlock_detection", not(loom)))]
+mod detected {
+    use super::{FilterOp, ParkResult, ParkToken, RequeueOp, UnparkResult, UnparkToken, backend};
+    use crate::deadlock::in_callback;
+
+    #[inline]
+    pub(crate) fn park(
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        before_sleep: impl FnOnce(),
+        timed_out: impl FnOnce(usize, bool),
+        token: ParkToken,
+        deadline: Option<std::time::Instant>,
+    ) -> ParkResult {
+        let _blocked = crate::deadlock::Blocked::enter(deadline.is_none());
+        backend::park(
+            key,
+            || in_callback(validate),
+            || in_callback(before_sleep),
+            |k, last| in_callback(|| timed_out(k, last)),
+            token,
+            deadline,
+        )
+    }
+
+    #[inline]
+    #[allow(dead_code)] // part of the seam; no primitive needs it right now
+    pub(crate) fn unpark_one(
+        key: usize,
+        callback: impl FnOnce(UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        backend::unpark_one(key, |r| in_callback(|| callback(r)))
+    }
+
+    #[inline]
+    pub(crate) fn unpark_requeue(
+        from: usize,
+        to: usize,
+        validate: impl FnOnce() -> RequeueOp,
+        callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        backend::unpark_requeue(
+            from,
+            to,
+            || in_callback(validate),
+            |op, r| in_callback(|| callback(op, r)),
+        )
+    }
+
+    #[inline]
+    pub(crate) fn unpark_filter(
+        key: usize,
+        mut filter: impl FnMut(ParkToken) -> FilterOp,
+        callback: impl FnOnce(UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        backend::unpark_filter(
+            key,
+            |t| in_callback(|| filter(t)),
+            |r| in_callback(|| callback(r)),
+        )
+    }
 }
 
 /// Deadlock detector: the calling thread now holds the lock whose parking key
@@ -80,57 +137,211 @@ pub(crate) fn release_resource(_key: usize) {
     crate::deadlock::releasing(_key);
 }
 
+/// The state word of a primitive that promises it may be freed as soon as
+/// the last call using it has returned (see the crate docs). Outside loom it
+/// is the word itself; under loom it is checked: after the primitive is
+/// dropped, any access to the word panics, so a model in which the last
+/// user frees the primitive fails if a call still touches it afterwards.
+#[cfg(not(loom))]
+pub(crate) type Watched<T> = T;
+#[cfg(loom)]
+pub(crate) use backend::Watched;
+
+/// Wraps a state word as [`Watched`] (the identity outside loom).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) const fn watched<T>(word: T) -> Watched<T> {
+    word
+}
+#[cfg(loom)]
+pub(crate) use backend::watched;
+
 /// The key of a state word: its address.
 #[inline]
 pub(crate) fn key_of<T>(word: &T) -> usize {
     word as *const T as usize
 }
 
-/// Fairness clock: tokens that carry "when this waiter becomes owed a direct
-/// hand-off", and the test of whether that moment has passed.
+/// Fairness clock: when a waiter becomes owed a direct hand-off, carried in
+/// its park token, and the test of whether that moment has passed.
+///
+/// A waiter's [`Deadline`] is fixed when it *starts* waiting (its first
+/// park of this acquisition) and reused on every re-park after a wake-up it
+/// lost, so it comes due however often it is woken and overtaken.
+///
+/// # Tokens and wrap-around (32-bit targets)
+/// A park token is a `usize`. It carries the deadline in ticks of 1024 ns
+/// (about 1 µs; plenty for a ~1 ms deadline), truncated to `usize` and
+/// compared with wrapping arithmetic: due when `now - deadline` (mod
+/// 2^BITS) is below 2^(BITS-1). On 64-bit targets that never wraps (2^63
+/// ticks are ~300 000 years). On 32-bit targets it wraps every 2^32 ticks
+/// (~73 min), and a deadline more than 2^31 ticks (~36 min) past would read
+/// as "not due yet". That cannot starve anyone: the waiter keeps its
+/// deadline at full width (`u64` nanoseconds) and, every time it parks,
+/// compares it with the clock itself; once it is past, it parks with the
+/// [`OVERDUE`] token, which is due whatever the clock says. So a waiter
+/// parked for more than ~36 min without being woken at all may be passed
+/// over once (a plain wake-up instead of the hand-off), and is owed the lock
+/// at the very next release after it re-parks.
 pub(crate) mod fair {
     use super::ParkToken;
 
-    /// A park token holding this waiter's fairness deadline: now plus a
-    /// randomised 0.5–1.5 ms (WebKit randomises, CPython uses 1 ms).
+    /// The token of a waiter whose deadline has already passed: always due.
     #[cfg(not(loom))]
+    const OVERDUE: ParkToken = ParkToken(usize::MAX);
+
+    /// How many nanoseconds one token tick is: `ns >> TICK_SHIFT` ticks.
+    #[cfg(not(loom))]
+    const TICK_SHIFT: u32 = 10;
+
+    /// When a waiter becomes owed a direct hand-off: a randomised
+    /// 0.5–1.5 ms after it started waiting (WebKit randomises, CPython uses
+    /// 1 ms). Taken once per acquisition, at the first park.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Deadline {
+        /// Nanoseconds on the crate's clock (`deadline::now_ns`).
+        #[cfg(not(loom))]
+        at_ns: u64,
+    }
+
+    impl Deadline {
+        /// A waiter starts waiting now.
+        #[cfg(not(loom))]
+        #[inline]
+        pub(crate) fn start() -> Deadline {
+            Deadline {
+                at_ns: deadline_from(now_ns()),
+            }
+        }
+
+        /// The park token for this waiter's next park: the deadline in
+        /// ticks, or [`OVERDUE`] once it has passed (see the module docs).
+        #[cfg(not(loom))]
+        #[inline]
+        pub(crate) fn token(self) -> ParkToken {
+            if self.passed() {
+                OVERDUE
+            } else {
+                ParkToken(ticks(self.at_ns).min(OVERDUE.0 - 1))
+            }
+        }
+
+        /// Whether the deadline has passed (full width: never wraps).
+        #[cfg(not(loom))]
+        #[inline]
+        pub(crate) fn passed(self) -> bool {
+            now_ns() >= self.at_ns
+        }
+
+        /// Under loom there is no time: whether a deadline is due is the
+        /// model's choice (see [`hand_off_due`]).
+        #[cfg(loom)]
+        pub(crate) fn start() -> Deadline {
+            Deadline {}
+        }
+
+        #[cfg(loom)]
+        pub(crate) fn token(self) -> ParkToken {
+            ParkToken(usize::MAX)
+        }
+
+        /// Under loom nothing spins, so nothing asks.
+        #[cfg(loom)]
+        pub(crate) fn passed(self) -> bool {
+            false
+        }
+    }
+
+    /// A park token for a waiter that starts waiting now and parks once
+    /// (e.g. a condition waiter): `Deadline::start().token()`.
     #[inline]
     pub(crate) fn token() -> ParkToken {
-        ParkToken(deadline_from(now_ns()) as usize)
+        Deadline::start().token()
     }
 
     /// Whether a release should hand the primitive at `key` to the waiter
-    /// whose park token is `token`: the waiter's fairness deadline (from
-    /// [`token`]) has passed, and so has the key's fairness timer (so
-    /// hand-offs happen at most about once per ms per key). One clock read.
+    /// whose park token is `token`: the waiter's fairness deadline has
+    /// passed, and so has the key's fairness timer (so hand-offs happen at
+    /// most about once per ms per key). One clock read.
     #[cfg(not(loom))]
     #[inline]
     pub(crate) fn hand_off_due(key: usize, token: ParkToken) -> bool {
         let now = now_ns();
-        // Relaxed: a heuristic clock reading; it orders nothing.
-        now >= token.0 as u64 && now >= timer(key).load(Ordering::Relaxed)
+        if !tick_due(ticks(now), token) {
+            return false;
+        }
+        let timer = timer(key);
+        // Relaxed: a heuristic clock reading; it orders nothing. A timer
+        // last set for another key (a slot collision) says nothing about
+        // this one: due.
+        timer.key.load(Ordering::Relaxed) != key || now >= timer.due_ns.load(Ordering::Relaxed)
+    }
+
+    /// Whether a waiter whose token is `token` is due at tick `now`:
+    /// wrapping comparison (see the module docs).
+    #[cfg(not(loom))]
+    #[inline]
+    fn tick_due(now: usize, token: ParkToken) -> bool {
+        token == OVERDUE || now.wrapping_sub(token.0) <= usize::MAX >> 1
+    }
+
+    /// `ns` in ticks, truncated to `usize` (wraps on 32-bit targets).
+    #[cfg(not(loom))]
+    #[inline]
+    fn ticks(ns: u64) -> usize {
+        (ns >> TICK_SHIFT) as usize
     }
 
     /// Records a hand-off at `key`: its timer is next due ~1 ms from now.
     #[cfg(not(loom))]
     #[inline]
     pub(crate) fn handed_off(key: usize) {
+        let timer = timer(key);
         // Relaxed: as above.
-        timer(key).store(deadline_from(now_ns()), Ordering::Relaxed);
+        timer
+            .due_ns
+            .store(deadline_from(now_ns()), Ordering::Relaxed);
+        timer.key.store(key, Ordering::Relaxed);
     }
 
     #[cfg(not(loom))]
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-    /// Fairness timers, shared by address hash (a collision only makes a
-    /// hand-off a little more or less frequent).
+    /// A fairness timer: when the key that last handed off may hand off
+    /// again. Full-width nanoseconds, so it never wraps, on any target.
     #[cfg(not(loom))]
-    fn timer(key: usize) -> &'static AtomicU64 {
+    struct Timer {
+        /// The key whose hand-off set `due_ns`.
+        key: AtomicUsize,
+        /// When that key may hand off again.
+        due_ns: AtomicU64,
+    }
+
+    /// Fairness timers, shared by address hash and tagged with the key that
+    /// set them, so a collision can only make hand-offs more frequent: a
+    /// busy primitive in the same slot can never hold back another's
+    /// hand-offs (it overwrites the tag, and a timer tagged with another key
+    /// is due). The two fields are read and written separately: a torn pair
+    /// delays a hand-off by at most one timer period, or allows one early.
+    #[cfg(not(loom))]
+    fn timer(key: usize) -> &'static Timer {
         use crossbeam_utils::CachePadded;
         const SLOTS: usize = 64;
-        static TIMERS: [CachePadded<AtomicU64>; SLOTS] =
-            [const { CachePadded::new(AtomicU64::new(0)) }; SLOTS];
-        &TIMERS[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) % SLOTS]
+        static TIMERS: [CachePadded<Timer>; SLOTS] = [const {
+            CachePadded::new(Timer {
+                key: AtomicUsize::new(0),
+                due_ns: AtomicU64::new(0),
+            })
+        }; SLOTS];
+        &TIMERS[slot(key, SLOTS)]
+    }
+
+    /// `key`'s slot among `slots` (a power of two up to 2^32): a 64-bit
+    /// multiplicative (Fibonacci) hash, the same on 32- and 64-bit targets.
+    #[cfg(not(loom))]
+    fn slot(key: usize, slots: usize) -> usize {
+        let hash = (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (hash >> (64 - slots.trailing_zeros())) as usize
     }
 
     /// `now` plus 0.5–1.5 ms of jitter from the clock's low bits (a
@@ -145,12 +356,6 @@ pub(crate) mod fair {
     #[cfg(not(loom))]
     use crate::deadline::now_ns;
 
-    // Under loom there is no time: tokens carry nothing.
-    #[cfg(loom)]
-    pub(crate) fn token() -> ParkToken {
-        ParkToken(usize::MAX)
-    }
-
     /// Under loom there is no clock: whether the deadline is due is one of
     /// the model's choices (`crate::sync::choice`), so the models explore
     /// both the plain wake-up and the hand-off at every slow release.
@@ -161,4 +366,117 @@ pub(crate) mod fair {
 
     #[cfg(loom)]
     pub(crate) fn handed_off(_key: usize) {}
+
+    #[cfg(all(test, not(loom)))]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_deadline_is_due_once_it_has_passed_and_not_before() {
+            let _watchdog = crate::test_watchdog::watchdog();
+            // `start` lies 0.5..1.5 ms after the moment it was taken. (No
+            // assumption about how long the lines between run: under Miri
+            // a line can take longer than 0.5 ms of the crate's clock.)
+            let before = now_ns();
+            let start = Deadline::start();
+            let after = now_ns();
+            assert!(start.at_ns >= before + 500_000, "at least 0.5 ms");
+            assert!(start.at_ns < after + 1_500_000, "under 1.5 ms");
+            // A deadline a second away: not due now, due at and after it.
+            let later = Deadline {
+                at_ns: now_ns() + 1_000_000_000,
+            };
+            let token = later.token();
+            assert_ne!(token, OVERDUE, "a second cannot have passed already");
+            assert!(!tick_due(ticks(now_ns()), token));
+            assert!(tick_due(ticks(later.at_ns), token));
+            assert!(tick_due(ticks(later.at_ns + 1_000_000), token));
+            let past = Deadline {
+                at_ns: now_ns() - 1,
+            };
+            assert_eq!(past.token(), OVERDUE);
+        }
+
+        #[test]
+        fn wrapping_tick_comparison_across_the_wrap() {
+            let _watchdog = crate::test_watchdog::watchdog();
+            // Whatever the width of usize: a deadline just before the wrap
+            // is due just after it, and one just after is not due before.
+            let before_wrap = ParkToken(usize::MAX - 5);
+            assert!(tick_due(3, before_wrap));
+            assert!(!tick_due(usize::MAX - 6, before_wrap));
+            assert!(!tick_due(usize::MAX - 7, ParkToken(2)));
+            assert!(tick_due(2, ParkToken(2)));
+            // Half a period late reads as early: the waiter's own full-width
+            // check (OVERDUE) covers that case.
+            assert!(!tick_due(usize::MAX / 2 + 2, ParkToken(0)));
+            assert!(tick_due(0, OVERDUE));
+        }
+
+        #[test]
+        fn tokens_stay_clear_of_overdue() {
+            let _watchdog = crate::test_watchdog::watchdog();
+            assert_ne!(ParkToken(ticks(u64::MAX).min(OVERDUE.0 - 1)), OVERDUE);
+        }
+
+        #[test]
+        fn the_timer_holds_back_its_own_key_only_and_only_for_a_while() {
+            let _watchdog = crate::test_watchdog::watchdog();
+            // Two keys sharing a timer slot (a collision).
+            let mine = 0x1000usize;
+            let other = (1..)
+                .map(|i| mine + 8 * i)
+                .find(|&k| slot(k, 64) == slot(mine, 64))
+                .expect("the hash spreads, so some key collides");
+            // (Retried: a lock of a test running alongside may share the
+            // slot and overwrite it in between, which makes it due.)
+            assert!(
+                (0..100).any(|_| {
+                    handed_off(mine);
+                    !hand_off_due(mine, OVERDUE)
+                }),
+                "a hand-off was just made at this key: not again for ~1 ms"
+            );
+            assert!(
+                hand_off_due(other, OVERDUE),
+                "a colliding key's hand-off must not hold this one back"
+            );
+            let not_yet = Deadline {
+                at_ns: now_ns() + 1_000_000_000,
+            };
+            assert!(!hand_off_due(other, not_yet.token()));
+            // At most 1.5 ms later the key may hand off again.
+            let start = now_ns();
+            while now_ns() < start + 1_500_000 {
+                std::thread::yield_now();
+            }
+            assert!(hand_off_due(mine, OVERDUE));
+        }
+
+        #[test]
+        fn a_waiter_keeps_its_token_until_it_is_overdue() {
+            let _watchdog = crate::test_watchdog::watchdog();
+            let d = Deadline::start();
+            let first = d.token();
+            if !d.passed() {
+                assert!(d.token() == first || d.passed());
+            }
+            while !d.passed() {
+                std::thread::yield_now();
+            }
+            assert_eq!(d.token(), OVERDUE);
+        }
+
+        #[test]
+        fn timer_slots_are_in_range_and_spread() {
+            let _watchdog = crate::test_watchdog::watchdog();
+            let mut hit = [false; 64];
+            for i in 0..4096usize {
+                let s = slot(i * 8, 64);
+                assert!(s < 64);
+                hit[s] = true;
+            }
+            assert!(hit.iter().filter(|&&h| h).count() > 48);
+        }
+    }
 }

@@ -13,6 +13,7 @@
 
 use crate::error::Error;
 use crate::lock::Lock;
+use crate::park;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, thread_id};
 use core::fmt;
 use core::marker::PhantomData;
@@ -27,6 +28,12 @@ use std::time::{Duration, Instant};
 /// * No allocation and no syscall per acquire: the owner is the address of a
 ///   thread-local byte. At most 16 bytes.
 /// * Recursion depth is limited to `u32::MAX`; going past it panics.
+/// * Eventually fair, like [`Lock`] (it is one inside).
+/// * May be freed as soon as the last call using it has returned: the
+///   thread that acquires it after the owner's last `release` may destroy it
+///   at once, even while that release is still returning (see the crate
+///   docs). The owner's bookkeeping is done before the inner lock's release,
+///   whose last access is the one that lets the next owner in.
 ///
 /// ```
 /// use pysync::RLock;
@@ -40,8 +47,8 @@ use std::time::{Duration, Instant};
 /// assert!(rlock.release().is_err()); // not owned any more
 /// ```
 pub struct RLock {
-    owner: AtomicUsize,
-    count: AtomicU32,
+    owner: park::Watched<AtomicUsize>,
+    count: park::Watched<AtomicU32>,
     lock: Lock,
 }
 
@@ -70,7 +77,11 @@ impl RLock {
         #[must_use]
         #[inline]
         pub fn new() -> RLock {
-            RLock { owner: AtomicUsize::new(0), count: AtomicU32::new(0), lock: Lock::new() }
+            RLock {
+                owner: park::watched(AtomicUsize::new(0)),
+                count: park::watched(AtomicU32::new(0)),
+                lock: Lock::new(),
+            }
         }
     }
 
@@ -338,6 +349,25 @@ impl RLock {
         // We held `lock` (we were the owner), so this cannot fail.
         let released = self.lock.release();
         debug_assert!(released.is_ok());
+    }
+
+    /// [`release_save`](RLock::release_save) without the deadlock
+    /// detector's bookkeeping, for a Condition's wait: it drops its record
+    /// before parking and calls this from park's `before_sleep`, where
+    /// parking_lot_core forbids the bookkeeping. `None` if the caller does
+    /// not own the lock. Never panics.
+    pub(crate) fn release_save_untracked(&self) -> Option<RLockSaved> {
+        if !self.is_owned() {
+            return None;
+        }
+        // Relaxed: only the owner touches `count` and writes its own id;
+        // ordered before the Release in `release_untracked`.
+        let count = self.count.load(Ordering::Relaxed);
+        self.count.store(0, Ordering::Relaxed);
+        self.owner.store(0, Ordering::Relaxed);
+        // We own it, so `lock` is held and this succeeds.
+        self.lock.release_untracked().ok()?;
+        Some(RLockSaved { count })
     }
 
     /// The inner lock, whose key a Condition requeues its waiters onto.

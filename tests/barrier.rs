@@ -1,6 +1,8 @@
 //! Barrier: Python's `threading.Barrier` semantics (after CPython's
 //! `BarrierTests` in `Lib/test/lock_tests.py`, written anew).
 
+mod common;
+
 use pysync::{Barrier, Error};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,15 +11,6 @@ use std::time::{Duration, Instant};
 
 /// Generous: only ever an upper bound for things that should be instant.
 const LONG: Duration = Duration::from_secs(20);
-
-/// Waits (politely) until `cond` holds; panics after `LONG`.
-fn eventually(mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LONG, "condition never became true");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// Runs `f(i)` on `n` threads and returns their results in thread order.
 fn run<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
@@ -36,6 +29,7 @@ fn run<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
 
 #[test]
 fn rounds_with_unique_indices() {
+    let _watchdog = common::watchdog();
     const N: usize = 5;
     const ROUNDS: usize = 20;
     let b = Barrier::new(N);
@@ -53,6 +47,7 @@ fn rounds_with_unique_indices() {
 
 #[test]
 fn nobody_passes_before_everyone_arrived() {
+    let _watchdog = common::watchdog();
     // Python's test_barrier: phase counters show nobody runs ahead.
     const N: usize = 4;
     const ROUNDS: usize = 10;
@@ -71,10 +66,11 @@ fn nobody_passes_before_everyone_arrived() {
 
 #[test]
 fn last_arrival_gets_the_last_index() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(2);
     thread::scope(|s| {
         let first = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(b.wait(), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
     });
@@ -82,6 +78,7 @@ fn last_arrival_gets_the_last_index() {
 
 #[test]
 fn action_runs_once_per_round_before_release() {
+    let _watchdog = common::watchdog();
     const N: usize = 3;
     const ROUNDS: usize = 10;
     let runs = Arc::new(AtomicUsize::new(0));
@@ -101,6 +98,7 @@ fn action_runs_once_per_round_before_release() {
 
 #[test]
 fn action_runs_in_the_last_arrival() {
+    let _watchdog = common::watchdog();
     let who = Arc::new(Mutex::new(None));
     let w = Arc::clone(&who);
     let b = Barrier::with_action(2, move || {
@@ -108,7 +106,7 @@ fn action_runs_in_the_last_arrival() {
     });
     thread::scope(|s| {
         let first = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(b.wait(), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
     });
@@ -117,10 +115,11 @@ fn action_runs_in_the_last_arrival() {
 
 #[test]
 fn abort_breaks_waiters_and_later_waits() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(3);
     thread::scope(|s| {
         let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
-        eventually(|| b.n_waiting() == 2);
+        common::wait_for("2 waiting", || b.n_waiting() == 2);
         b.abort();
         for h in hs {
             assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
@@ -143,11 +142,12 @@ fn abort_breaks_waiters_and_later_waits() {
 
 #[test]
 fn reset_while_waiting_then_usable() {
+    let _watchdog = common::watchdog();
     const N: usize = 3;
     let b = Barrier::new(N);
     thread::scope(|s| {
         let hs: Vec<_> = (0..N - 1).map(|_| s.spawn(|| b.wait())).collect();
-        eventually(|| b.n_waiting() == N - 1);
+        common::wait_for("N - 1 parties waiting", || b.n_waiting() == N - 1);
         b.reset();
         for h in hs {
             assert_eq!(h.join().unwrap(), Err(Error::BrokenBarrier));
@@ -163,6 +163,7 @@ fn reset_while_waiting_then_usable() {
 
 #[test]
 fn reset_repairs_an_aborted_barrier() {
+    let _watchdog = common::watchdog();
     // Python's test_reset / test_abort_and_reset: abort, reset, then rounds.
     const N: usize = 3;
     let b = Barrier::new(N);
@@ -179,6 +180,7 @@ fn reset_repairs_an_aborted_barrier() {
 
 #[test]
 fn abort_from_one_thread_mid_rounds() {
+    let _watchdog = common::watchdog();
     // Python's test_abort: one thread aborts in the second round; everyone
     // leaves with an error, nobody hangs.
     const N: usize = 4;
@@ -201,11 +203,12 @@ fn abort_from_one_thread_mid_rounds() {
 
 #[test]
 fn timeout_breaks_the_barrier() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(3);
     let start = Instant::now();
     thread::scope(|s| {
         let other = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(
             b.wait_timeout(Duration::from_millis(20)),
             Err(Error::BrokenBarrier)
@@ -221,6 +224,7 @@ fn timeout_breaks_the_barrier() {
 
 #[test]
 fn wait_until_past_deadline_breaks_unless_last() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(2);
     assert_eq!(b.wait_until(Instant::now()), Err(Error::BrokenBarrier));
     assert!(b.broken());
@@ -228,7 +232,7 @@ fn wait_until_past_deadline_breaks_unless_last() {
     // The last arrival never waits, so an expired deadline does not matter.
     thread::scope(|s| {
         let first = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(b.wait_timeout(Duration::ZERO), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
     });
@@ -236,6 +240,7 @@ fn wait_until_past_deadline_breaks_unless_last() {
 
 #[test]
 fn default_timeout_applies_to_wait() {
+    let _watchdog = common::watchdog();
     let b = Barrier::with_timeout(2, Duration::from_millis(20));
     assert_eq!(b.default_timeout(), Some(Duration::from_millis(20)));
     let start = Instant::now();
@@ -246,7 +251,7 @@ fn default_timeout_applies_to_wait() {
     b.reset();
     thread::scope(|s| {
         let first = s.spawn(|| b.wait_timeout(LONG));
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         thread::sleep(Duration::from_millis(40)); // longer than the default
         assert_eq!(b.wait(), Ok(1));
         assert_eq!(first.join().unwrap(), Ok(0));
@@ -255,6 +260,7 @@ fn default_timeout_applies_to_wait() {
 
 #[test]
 fn huge_timeouts_mean_forever() {
+    let _watchdog = common::watchdog();
     let b = Barrier::with_timeout(2, Duration::MAX);
     assert_eq!(b.default_timeout(), Some(Duration::MAX));
     let idx = run(2, |i| {
@@ -271,6 +277,7 @@ fn huge_timeouts_mean_forever() {
 
 #[test]
 fn panicking_action_breaks_the_barrier() {
+    let _watchdog = common::watchdog();
     let calls = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&calls);
     let b = Barrier::with_action(3, move || {
@@ -280,7 +287,7 @@ fn panicking_action_breaks_the_barrier() {
     });
     thread::scope(|s| {
         let hs: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
-        eventually(|| b.n_waiting() == 2);
+        common::wait_for("2 waiting", || b.n_waiting() == 2);
         // This thread is last and runs the action: the panic continues here.
         let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.wait()));
         let payload = p.expect_err("the action's panic is resumed");
@@ -299,12 +306,13 @@ fn panicking_action_breaks_the_barrier() {
 
 #[test]
 fn n_waiting_counts_parked_parties() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(4);
     thread::scope(|s| {
         let mut hs = Vec::new();
         for k in 1..=3 {
             hs.push(s.spawn(|| b.wait()));
-            eventually(|| b.n_waiting() == k);
+            common::wait_for("k parties waiting", || b.n_waiting() == k);
         }
         assert_eq!(b.wait(), Ok(3));
         for h in hs {
@@ -316,6 +324,7 @@ fn n_waiting_counts_parked_parties() {
 
 #[test]
 fn one_party_never_blocks() {
+    let _watchdog = common::watchdog();
     let runs = Arc::new(AtomicUsize::new(0));
     let r = Arc::clone(&runs);
     let b = Barrier::with_action(1, move || {
@@ -335,6 +344,7 @@ fn one_party_never_blocks() {
 
 #[test]
 fn zero_parties_is_an_error() {
+    let _watchdog = common::watchdog();
     assert_eq!(
         Barrier::try_new(0).unwrap_err(),
         Error::InvalidArgument("parties must be >= 1")
@@ -354,6 +364,7 @@ fn zero_parties_is_an_error() {
 
 #[test]
 fn debug_shows_state_without_blocking() {
+    let _watchdog = common::watchdog();
     let b = Barrier::new(2);
     assert_eq!(
         format!("{b:?}"),
@@ -361,7 +372,7 @@ fn debug_shows_state_without_blocking() {
     );
     thread::scope(|s| {
         let h = s.spawn(|| b.wait());
-        eventually(|| b.n_waiting() == 1);
+        common::wait_for("1 waiting", || b.n_waiting() == 1);
         assert_eq!(
             format!("{b:?}"),
             "Barrier { parties: 2, n_waiting: 1, broken: false }"
@@ -377,6 +388,7 @@ fn debug_shows_state_without_blocking() {
 
 #[test]
 fn timeouts_racing_completion_never_mix_results() {
+    let _watchdog = common::watchdog();
     // Every party uses a short timeout; in each round either all get Ok
     // with unique indices (it completed) or all get Err (one timed out and
     // broke it). After a break the threads reset and resynchronise.
@@ -412,31 +424,84 @@ fn timeouts_racing_completion_never_mix_results() {
     }
 }
 
+/// The calling thread's kernel id (`/proc/thread-self`), for
+/// [`in_untimed_futex_wait`]. `None` under Miri (no `/proc`).
+fn kernel_tid() -> Option<String> {
+    if cfg!(miri) {
+        return None;
+    }
+    let link = std::fs::read_link("/proc/thread-self").expect("Linux /proc/thread-self");
+    Some(link.file_name().unwrap().to_string_lossy().into_owned())
+}
+
+/// Whether thread `tid` sleeps in a futex wait *without* a timeout (the
+/// system call in progress is futex and its timeout argument is NULL).
+/// A party whose timed park timed out while the action ran re-parks like
+/// that (a straggler), while a party still in its timed park has a timeout
+/// argument. `true` where that cannot be observed (no tid under Miri, or
+/// no readable `syscall` file): then only the deadline is waited for.
+fn in_untimed_futex_wait(tid: Option<&str>) -> bool {
+    let Some(tid) = tid else { return true };
+    let syscall = match std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) {
+        Ok(s) if !s.is_empty() => s,
+        _ => return true,
+    };
+    // "nr arg1 arg2 arg3 arg4 ...": futex(uaddr, op, val, timeout, ...).
+    let fields: Vec<&str> = syscall.split_whitespace().collect();
+    const FUTEX: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["202"]
+    } else if cfg!(target_arch = "x86") {
+        &["240", "422"]
+    } else if cfg!(target_arch = "aarch64") {
+        &["98"]
+    } else {
+        &[]
+    };
+    fields.len() > 4 && FUTEX.contains(&fields[0]) && fields[4] == "0x0"
+}
+
 #[test]
 fn timeout_while_action_runs_gets_the_round_result() {
-    // The first party's timeout fires while the action is running: the
-    // round is complete (Python waits for the lock, then returns normally).
-    // Under heavy load the second party may arrive after the timeout (then
-    // the round breaks for both); retry with longer timeouts until the race
-    // we want happens, and never accept mixed results.
+    // A party's timeout fires while the action is running: the round is
+    // complete (Python waits for the lock, then returns normally), so the
+    // party gets its index and the barrier stays whole. The schedule is
+    // built from states, not luck: the first party parks (timed), the
+    // second arrives last, and its action waits until the first party's
+    // deadline has passed and its timeout has been processed (it re-parked
+    // without a timeout, as a straggler waiting for the round's result).
+    // Only if the machine is so slow that the first party times out before
+    // the second even arrives does the round break for both; then it is
+    // tried again with twice the timeout (a test fails only on wrong
+    // results, never on a slow machine).
+    let _watchdog = common::watchdog();
     let mut timeout = Duration::from_millis(20);
-    for _ in 0..6 {
-        let action_time = timeout * 5;
-        let b = Barrier::with_action(2, move || thread::sleep(action_time));
-        let (mine, theirs, waited) = thread::scope(|s| {
+    loop {
+        // The first party's thread and deadline; taken by the first
+        // round's action (later rounds' actions do nothing).
+        type FirstParty = Option<(Option<String>, Instant)>;
+        let first_party: Arc<Mutex<FirstParty>> = Arc::default();
+        let seen = Arc::clone(&first_party);
+        let b = Barrier::with_action(2, move || {
+            if let Some((tid, deadline)) = seen.lock().unwrap().take() {
+                common::wait_for("the first party's timeout fired during the action", || {
+                    Instant::now() >= deadline && in_untimed_futex_wait(tid.as_deref())
+                });
+            }
+        });
+        let (mine, theirs) = thread::scope(|s| {
             let first = s.spawn(|| {
-                let start = Instant::now();
-                (b.wait_timeout(timeout), start.elapsed())
+                let deadline = Instant::now() + timeout;
+                *first_party.lock().unwrap() = Some((kernel_tid(), deadline));
+                b.wait_until(deadline)
             });
-            eventually(|| b.n_waiting() == 1);
+            // (Or already timed out, on a very slow machine: then it broke
+            // the round, and this wait fails too.)
+            common::wait_for("the first party waits", || b.n_waiting() == 1 || b.broken());
             let mine = b.wait();
-            let (theirs, waited) = first.join().unwrap();
-            (mine, theirs, waited)
+            (mine, first.join().unwrap())
         });
         match (mine, theirs) {
             (Ok(1), Ok(0)) => {
-                // It waited past its timeout: the timeout fired during the action.
-                assert!(waited >= action_time);
                 assert!(!b.broken());
                 for _ in 0..3 {
                     let r = run(2, |_| b.wait());
@@ -444,15 +509,19 @@ fn timeout_while_action_runs_gets_the_round_result() {
                 }
                 return;
             }
-            (Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)) => timeout *= 2,
+            // It timed out before the second party arrived (a slow machine).
+            (Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)) => {
+                assert!(b.broken());
+                timeout = (timeout * 2).min(common::PROMPT / 4);
+            }
             other => panic!("mixed results {other:?}"),
         }
     }
-    panic!("the second party never arrived within the timeout");
 }
 
 #[test]
 fn arrivals_during_the_action_join_the_next_round() {
+    let _watchdog = common::watchdog();
     const N: usize = 2;
     let gate = Arc::new(std::sync::Barrier::new(2));
     let g = Arc::clone(&gate);
@@ -477,7 +546,61 @@ fn arrivals_during_the_action_join_the_next_round() {
 }
 
 #[test]
+fn arrival_timing_out_during_the_action_breaks_the_barrier_at_once() {
+    // A third thread arrives while round 1's action runs and times out
+    // waiting for round 2: it gets `Err`, and from that moment the barrier
+    // is broken (round 2 cannot complete without it): `broken()` says so
+    // and a later `wait` fails at once. Round 1 still completes for its two
+    // parties, and `reset` repairs the barrier.
+    let _watchdog = common::watchdog();
+    let running = Arc::new(std::sync::Barrier::new(2));
+    let finish = Arc::new(std::sync::Barrier::new(2));
+    let first_round = Arc::new(AtomicUsize::new(0));
+    let (r, f, n) = (
+        Arc::clone(&running),
+        Arc::clone(&finish),
+        Arc::clone(&first_round),
+    );
+    let b = Barrier::with_action(2, move || {
+        if n.fetch_add(1, Ordering::SeqCst) == 0 {
+            r.wait(); // the action runs
+            f.wait(); // until the test lets it finish
+        }
+    });
+    thread::scope(|s| {
+        let round1: Vec<_> = (0..2).map(|_| s.spawn(|| b.wait())).collect();
+        running.wait();
+        let late = b.wait_timeout(Duration::from_millis(10));
+        let broken_at_once = b.broken();
+        // (Only if broken: a wait on a whole barrier would block here.)
+        let later = broken_at_once.then(|| b.wait());
+        finish.wait();
+        let mut indices: Vec<usize> = round1
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        indices.sort_unstable();
+        assert_eq!(indices, [0, 1], "round 1 completed");
+        assert_eq!(late, Err(Error::BrokenBarrier));
+        assert!(
+            broken_at_once,
+            "a wait returned Err, but the barrier is not broken"
+        );
+        assert_eq!(
+            later,
+            Some(Err(Error::BrokenBarrier)),
+            "no waiting for round 2"
+        );
+    });
+    assert!(b.broken());
+    b.reset();
+    let r = run(2, |_| b.wait());
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+}
+
+#[test]
 fn abort_during_the_action_fails_the_round() {
+    let _watchdog = common::watchdog();
     let gate = Arc::new(std::sync::Barrier::new(2));
     let release = Arc::new(std::sync::Barrier::new(2));
     let (g, r) = (Arc::clone(&gate), Arc::clone(&release));
@@ -499,6 +622,7 @@ fn abort_during_the_action_fails_the_round() {
 
 #[test]
 fn reset_during_the_action_fails_the_round_then_works() {
+    let _watchdog = common::watchdog();
     let gate = Arc::new(std::sync::Barrier::new(2));
     let release = Arc::new(std::sync::Barrier::new(2));
     let (g, r) = (Arc::clone(&gate), Arc::clone(&release));
@@ -526,6 +650,7 @@ fn reset_during_the_action_fails_the_round_then_works() {
 
 #[test]
 fn many_threads_many_rounds_with_action_and_aborts_never_hang() {
+    let _watchdog = common::watchdog();
     // Stress: a short default timeout makes some rounds break; whoever sees
     // an error resets. Everyone must finish (no lost wake-up).
     const N: usize = 4;
@@ -562,6 +687,7 @@ fn many_threads_many_rounds_with_action_and_aborts_never_hang() {
 /// party whose partner never comes still times out close to its deadline.
 #[test]
 fn lock_step_rounds_with_timeouts_stay_exact() {
+    let _watchdog = common::watchdog();
     const ROUNDS: usize = 2000;
     let b = Barrier::new(2);
     let seen = run(2, |_| {

@@ -2,7 +2,9 @@
 //! (what CPython's test_threading/lock_tests check, rewritten), plus the
 //! notify-vs-timeout guarantee CPython lacks (gh-90968).
 
-use pysync::{Condition, ConditionLock, Error, Lock, RLock};
+mod common;
+
+use pysync::{Condition, Error, Lock, RLock};
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -13,37 +15,20 @@ use std::time::{Duration, Instant};
 /// Generous bound for "this must happen": a hang shows up as a failure.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// Spins (releasing the lock between looks) until `f()` is true under the
-/// condition's lock. Registration happens under the lock right before
-/// `wait`, and `wait` queues itself before releasing the lock, so seeing a
-/// registration under the lock means that waiter is queued (or timed out).
-fn until_locked<L: ConditionLock>(cond: &Condition<L>, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    loop {
-        let g = cond.lock();
-        if f() {
-            drop(g);
-            return;
-        }
-        drop(g);
-        assert!(start.elapsed() < PATIENCE, "condition not reached in time");
-        thread::yield_now();
-    }
-}
-
 #[test]
+#[cfg_attr(miri, ignore)]
 fn wait_and_notify_one() {
+    let _watchdog = common::watchdog();
     let cond = Condition::with_lock(Lock::new());
     let ready = AtomicBool::new(false);
     thread::scope(|s| {
-        let t = s.spawn(|| {
+        let t = common::spawn_parked(s, || {
             let _g = cond.lock();
             while !ready.load(Relaxed) {
                 cond.wait().unwrap();
             }
             assert!(cond.lock_ref().locked(), "wait returns holding the lock");
         });
-        thread::sleep(Duration::from_millis(20));
         let _g = cond.lock();
         ready.store(true, Relaxed);
         cond.notify_one().unwrap();
@@ -55,6 +40,7 @@ fn wait_and_notify_one() {
 
 #[test]
 fn misuse_is_an_error() {
+    let _watchdog = common::watchdog();
     let cond = Condition::with_lock(Lock::new());
     assert_eq!(cond.wait(), Err(Error::WaitUnacquired));
     assert_eq!(
@@ -89,6 +75,7 @@ fn misuse_is_an_error() {
 
 #[test]
 fn rlock_held_by_another_thread_is_not_held() {
+    let _watchdog = common::watchdog();
     let cond = Arc::new(Condition::new());
     let _g = cond.lock();
     let c2 = Arc::clone(&cond);
@@ -107,6 +94,7 @@ fn rlock_held_by_another_thread_is_not_held() {
 
 #[test]
 fn lock_is_any_thread_held() {
+    let _watchdog = common::watchdog();
     // Python's Condition(Lock()) checks `locked()`: a Lock has no owner.
     let cond = Arc::new(Condition::with_lock(Lock::new()));
     cond.acquire();
@@ -119,6 +107,7 @@ fn lock_is_any_thread_held() {
 
 #[test]
 fn wait_timeout_times_out_holding_the_lock() {
+    let _watchdog = common::watchdog();
     let cond = Condition::new();
     {
         let _g = cond.lock();
@@ -141,6 +130,7 @@ fn wait_timeout_times_out_holding_the_lock() {
 
 #[test]
 fn wait_zero_releases_and_reacquires() {
+    let _watchdog = common::watchdog();
     // Python's wait(0) releases the lock for a moment; it returns False.
     let cond = Condition::with_lock(Lock::new());
     let _g = cond.lock();
@@ -157,6 +147,7 @@ fn wait_zero_releases_and_reacquires() {
 
 #[test]
 fn huge_timeout_means_forever_and_does_not_panic() {
+    let _watchdog = common::watchdog();
     let cond = Condition::with_lock(Lock::new());
     let waiting = AtomicUsize::new(0);
     thread::scope(|s| {
@@ -165,7 +156,7 @@ fn huge_timeout_means_forever_and_does_not_panic() {
             waiting.store(1, Relaxed);
             cond.wait_timeout(Duration::MAX).unwrap()
         });
-        until_locked(&cond, || waiting.load(Relaxed) == 1);
+        common::until_locked(&cond, || waiting.load(Relaxed) == 1);
         let _g = cond.lock();
         cond.notify_one().unwrap();
         drop(_g);
@@ -174,31 +165,36 @@ fn huge_timeout_means_forever_and_does_not_panic() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn notify_n_wakes_exactly_n_then_notify_all_wakes_the_rest() {
+    let _watchdog = common::watchdog();
     const N: usize = 5;
     let cond = Condition::new();
     let registered = AtomicUsize::new(0);
     let woken = AtomicUsize::new(0);
     thread::scope(|s| {
+        let mut tids = Vec::new();
         for _ in 0..N {
-            s.spawn(|| {
+            let (_, tid) = common::spawn_tid(s, || {
                 let _g = cond.lock();
                 registered.fetch_add(1, Relaxed);
                 assert_eq!(cond.wait_timeout(PATIENCE), Ok(true), "must be notified");
                 woken.fetch_add(1, Relaxed);
             });
+            tids.push(tid);
         }
-        until_locked(&cond, || registered.load(Relaxed) == N);
+        common::until_locked(&cond, || registered.load(Relaxed) == N);
         {
             let _g = cond.lock();
             cond.notify(0).unwrap();
             cond.notify(2).unwrap();
             assert_eq!(woken.load(Relaxed), 0, "woken only after the lock is free");
         }
-        until_locked(&cond, || woken.load(Relaxed) == 2);
-        // Nobody else may wake (there are no spurious wake-ups).
-        thread::sleep(Duration::from_millis(50));
-        until_locked(&cond, || {
+        common::until_locked(&cond, || woken.load(Relaxed) == 2);
+        // Nobody else may wake (there are no spurious wake-ups): one woken
+        // by mistake would have run by now.
+        common::wait_until_settled(&tids);
+        common::until_locked(&cond, || {
             assert_eq!(woken.load(Relaxed), 2);
             assert!(format!("{cond:?}").contains("waiters: 3"));
             true
@@ -213,6 +209,7 @@ fn notify_n_wakes_exactly_n_then_notify_all_wakes_the_rest() {
 
 #[test]
 fn notify_more_than_waiting_wakes_all() {
+    let _watchdog = common::watchdog();
     let cond = Condition::with_lock(Lock::new());
     let registered = AtomicUsize::new(0);
     thread::scope(|s| {
@@ -223,7 +220,7 @@ fn notify_more_than_waiting_wakes_all() {
                 assert_eq!(cond.wait_timeout(PATIENCE), Ok(true));
             });
         }
-        until_locked(&cond, || registered.load(Relaxed) == 3);
+        common::until_locked(&cond, || registered.load(Relaxed) == 3);
         let _g = cond.lock();
         cond.notify(10).unwrap();
     });
@@ -231,6 +228,7 @@ fn notify_more_than_waiting_wakes_all() {
 
 #[test]
 fn notify_is_fifo() {
+    let _watchdog = common::watchdog();
     const N: usize = 6;
     let cond = Condition::with_lock(Lock::new());
     let registered = AtomicUsize::new(0);
@@ -245,7 +243,7 @@ fn notify_is_fifo() {
                 order.lock().unwrap().push(i);
             });
             // Waiter i is queued before waiter i + 1 registers.
-            until_locked(cond, || registered.load(Relaxed) == i + 1);
+            common::until_locked(cond, || registered.load(Relaxed) == i + 1);
         }
         // One at a time: notify(1), then wait for that waiter to report.
         for k in 0..N / 2 {
@@ -253,7 +251,7 @@ fn notify_is_fifo() {
                 let _g = cond.lock();
                 cond.notify_one().unwrap();
             }
-            until_locked(&cond, || order.lock().unwrap().len() == k + 1);
+            common::until_locked(&cond, || order.lock().unwrap().len() == k + 1);
         }
         // Then the rest two at a time.
         for k in 0..N / 4 {
@@ -261,7 +259,7 @@ fn notify_is_fifo() {
                 let _g = cond.lock();
                 cond.notify(2).unwrap();
             }
-            until_locked(&cond, || order.lock().unwrap().len() == N / 2 + 2 * (k + 1));
+            common::until_locked(&cond, || order.lock().unwrap().len() == N / 2 + 2 * (k + 1));
         }
         let _g = cond.lock();
         cond.notify_all().unwrap();
@@ -276,6 +274,7 @@ fn notify_is_fifo() {
 
 #[test]
 fn wait_for_checks_the_predicate_first_and_after_each_wake() {
+    let _watchdog = common::watchdog();
     let cond = Condition::new();
     let calls = AtomicUsize::new(0);
     let _g = cond.lock();
@@ -315,21 +314,24 @@ fn wait_for_checks_the_predicate_first_and_after_each_wake() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn wait_for_with_notifications() {
+    let _watchdog = common::watchdog();
     let cond = Condition::with_lock(Lock::new());
     let state = AtomicUsize::new(0);
     thread::scope(|s| {
-        let plain = s.spawn(|| {
+        let (plain, plain_tid) = common::spawn_tid(s, || {
             let _g = cond.lock();
             cond.wait_for(|| state.load(Relaxed) == 3).unwrap();
             state.load(Relaxed)
         });
-        let timed = s.spawn(|| {
+        let (timed, timed_tid) = common::spawn_tid(s, || {
             let _g = cond.lock();
             cond.wait_for_timeout(|| state.load(Relaxed) == 3, PATIENCE)
         });
         for _ in 0..3 {
-            thread::sleep(Duration::from_millis(5));
+            // Both are waiting (or, wrongly, gone) before each notification.
+            common::wait_until_settled(&[plain_tid.clone(), timed_tid.clone()]);
             let _g = cond.lock();
             state.fetch_add(1, Relaxed);
             cond.notify_all().unwrap();
@@ -341,6 +343,7 @@ fn wait_for_with_notifications() {
 
 #[test]
 fn rlock_depth_is_released_and_restored() {
+    let _watchdog = common::watchdog();
     let cond = Condition::new();
     let inside = AtomicBool::new(false);
     thread::scope(|s| {
@@ -359,7 +362,7 @@ fn rlock_depth_is_released_and_restored() {
         });
         // The waiter's three levels are all released while it waits: we can
         // take the lock from here.
-        until_locked(&cond, || inside.load(Relaxed));
+        common::until_locked(&cond, || inside.load(Relaxed));
         cond.acquire();
         assert_eq!(cond.lock_ref().recursion_count(), 1);
         cond.notify_one().unwrap();
@@ -371,6 +374,7 @@ fn rlock_depth_is_released_and_restored() {
 
 #[test]
 fn rlock_depth_restored_on_timeout() {
+    let _watchdog = common::watchdog();
     let cond = Condition::new();
     let _a = cond.lock();
     let _b = cond.lock();
@@ -379,17 +383,18 @@ fn rlock_depth_restored_on_timeout() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn condition_over_a_borrowed_lock() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     let cond = Condition::with_lock(&lock);
     let ready = AtomicBool::new(false);
     thread::scope(|s| {
-        let t = s.spawn(|| {
+        let t = common::spawn_parked(s, || {
             let _g = cond.lock();
             cond.wait_for(|| ready.load(Relaxed)).unwrap();
             assert!(lock.locked());
         });
-        thread::sleep(Duration::from_millis(10));
         // The lock is shared with code that knows nothing of the condition.
         lock.acquire();
         ready.store(true, Relaxed);
@@ -402,6 +407,7 @@ fn condition_over_a_borrowed_lock() {
 
 #[test]
 fn condition_over_an_arc_rlock_shared_by_two_conditions() {
+    let _watchdog = common::watchdog();
     // Python: two Conditions on one lock (a queue's not_empty / not_full).
     let lock = Arc::new(RLock::new());
     let not_empty = Arc::new(Condition::with_lock(Arc::clone(&lock)));
@@ -437,7 +443,9 @@ fn condition_over_an_arc_rlock_shared_by_two_conditions() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn panicking_predicate_leaves_the_lock_usable() {
+    let _watchdog = common::watchdog();
     let cond = Condition::with_lock(Lock::new());
     let flag = AtomicBool::new(false);
     thread::scope(|s| {
@@ -455,7 +463,7 @@ fn panicking_predicate_leaves_the_lock_usable() {
             }));
             assert!(r.is_err());
         });
-        until_locked(&cond, || format!("{cond:?}").contains("waiters: 1"));
+        common::until_locked(&cond, || format!("{cond:?}").contains("waiters: 1"));
         let _g = cond.lock();
         cond.notify_one().unwrap();
         drop(_g);
@@ -465,11 +473,10 @@ fn panicking_predicate_leaves_the_lock_usable() {
     assert!(!cond.lock_ref().locked());
     assert!(format!("{cond:?}").contains("waiters: 0"));
     thread::scope(|s| {
-        let t = s.spawn(|| {
+        let t = common::spawn_parked(s, || {
             let _g = cond.lock();
             cond.wait_for(|| flag.load(Relaxed)).unwrap();
         });
-        thread::sleep(Duration::from_millis(5));
         let _g = cond.lock();
         flag.store(true, Relaxed);
         cond.notify_one().unwrap();
@@ -483,6 +490,7 @@ fn panicking_predicate_leaves_the_lock_usable() {
 /// the other waiter; it is never swallowed.
 #[test]
 fn notify_racing_timeout_is_never_lost() {
+    let _watchdog = common::watchdog();
     let cond = Condition::with_lock(Lock::new());
     let mut notified_first = 0;
     for round in 0..300u64 {
@@ -495,13 +503,13 @@ fn notify_racing_timeout_is_never_lost() {
                 cond.wait_timeout(Duration::from_micros(round * 37 % 401))
                     .unwrap()
             });
-            until_locked(&cond, || registered.load(Relaxed) == 1);
+            common::until_locked(&cond, || registered.load(Relaxed) == 1);
             let patient = s.spawn(|| {
                 let _g = cond.lock();
                 registered.fetch_add(1, Relaxed);
                 cond.wait_timeout(PATIENCE).unwrap()
             });
-            until_locked(&cond, || registered.load(Relaxed) == 2);
+            common::until_locked(&cond, || registered.load(Relaxed) == 2);
             {
                 let _g = cond.lock();
                 cond.notify_one().unwrap();
@@ -530,6 +538,7 @@ fn notify_racing_timeout_is_never_lost() {
 /// duplicated, and no wait reports a notification that was never sent.
 #[test]
 fn producer_consumer_stress() {
+    let _watchdog = common::watchdog();
     const PRODUCERS: usize = 4;
     const CONSUMERS: usize = 6;
     const PER_PRODUCER: usize = 2_000;
@@ -615,6 +624,7 @@ fn producer_consumer_stress() {
 
 #[test]
 fn notify_all_requeue_many_waiters_all_get_the_lock() {
+    let _watchdog = common::watchdog();
     const N: usize = 16;
     for _ in 0..20 {
         let cond = Arc::new(Condition::with_lock(Lock::new()));
@@ -637,7 +647,7 @@ fn notify_all_requeue_many_waiters_all_get_the_lock() {
                 })
             })
             .collect();
-        until_locked(&cond, || registered.load(Relaxed) == N);
+        common::until_locked(&cond, || registered.load(Relaxed) == N);
         {
             let _g = cond.lock();
             cond.notify_all().unwrap();
@@ -651,6 +661,7 @@ fn notify_all_requeue_many_waiters_all_get_the_lock() {
 
 #[test]
 fn accessors_guard_and_debug() {
+    let _watchdog = common::watchdog();
     let cond: Condition<Lock> = Condition::default();
     assert_eq!(
         format!("{cond:?}"),

@@ -8,19 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Waits until the event's Debug shows parked waiters, then gives them a
-/// generous moment to be queued for sure.
-fn wait_until_parked(ev: &Event) {
-    let start = Instant::now();
-    while !format!("{ev:?}").contains("waiters: true") {
-        assert!(start.elapsed() < Duration::from_secs(10), "nobody parked");
-        thread::sleep(Duration::from_millis(1));
-    }
-    thread::sleep(Duration::from_millis(50));
-}
-
 #[test]
 fn is_set_set_clear() {
+    let _watchdog = common::watchdog();
     let ev = Event::new();
     assert!(!ev.is_set());
     assert!(!ev.try_wait());
@@ -41,6 +31,7 @@ fn is_set_set_clear() {
 
 #[test]
 fn wait_on_set_event_returns_at_once() {
+    let _watchdog = common::watchdog();
     let ev = Event::new();
     ev.set();
     ev.wait();
@@ -51,6 +42,7 @@ fn wait_on_set_event_returns_at_once() {
 
 #[test]
 fn timeouts() {
+    let _watchdog = common::watchdog();
     let ev = Event::new();
     assert!(!ev.wait_timeout(Duration::ZERO));
     assert!(!ev.wait_until(Instant::now() - Duration::from_millis(1)));
@@ -66,17 +58,19 @@ fn timeouts() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn wait_blocks_until_set() {
+    let _watchdog = common::watchdog();
     let ev = Arc::new(Event::new());
     let done = Arc::new(AtomicBool::new(false));
-    let t = {
+    let (t, tid) = {
         let (ev, done) = (Arc::clone(&ev), Arc::clone(&done));
-        thread::spawn(move || {
+        common::spawn_static_tid(move || {
             ev.wait();
             done.store(true, SeqCst);
         })
     };
-    thread::sleep(Duration::from_millis(50));
+    common::wait_until_settled(&[tid]);
     assert!(!done.load(SeqCst), "wait must block on a clear event");
     ev.set();
     t.join().unwrap();
@@ -84,23 +78,26 @@ fn wait_blocks_until_set() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn forever_timeout_is_woken_by_set() {
+    let _watchdog = common::watchdog();
     let ev = Arc::new(Event::new());
     let e2 = Arc::clone(&ev);
-    let t = thread::spawn(move || e2.wait_timeout(Duration::MAX));
-    wait_until_parked(&ev);
+    let t = common::spawn_static_parked(move || e2.wait_timeout(Duration::MAX));
     ev.set();
     assert!(t.join().unwrap());
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn set_wakes_every_waiter() {
+    let _watchdog = common::watchdog();
     let ev = Arc::new(Event::new());
     let woken = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..6)
+    let (threads, tids): (Vec<_>, Vec<_>) = (0..6)
         .map(|i| {
             let (ev, woken) = (Arc::clone(&ev), Arc::clone(&woken));
-            thread::spawn(move || {
+            common::spawn_static_tid(move || {
                 let ok = match i % 3 {
                     0 => {
                         ev.wait();
@@ -113,9 +110,8 @@ fn set_wakes_every_waiter() {
                 woken.fetch_add(1, SeqCst);
             })
         })
-        .collect();
-    wait_until_parked(&ev);
-    thread::sleep(Duration::from_millis(50));
+        .unzip();
+    tids.iter().for_each(common::wait_until_parked);
     ev.set();
     for t in threads {
         t.join().unwrap();
@@ -125,21 +121,17 @@ fn set_wakes_every_waiter() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn woken_waiter_returns_true_even_if_cleared_at_once() {
+    let _watchdog = common::watchdog();
     // Python's guarantee (lock_tests.EventTests.test_set_and_clear).
     let ev = Arc::new(Event::new());
     let threads: Vec<_> = (0..5)
         .map(|_| {
             let ev = Arc::clone(&ev);
-            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-            let t = thread::spawn(move || {
-                tid_tx.send(common::current_tid()).unwrap();
-                ev.wait_timeout(Duration::from_secs(10))
-            });
             // Every waiter is parked before the set (else it could see the
             // event already cleared, and rightly time out).
-            common::wait_until_parked(&tid_rx.recv().unwrap());
-            t
+            common::spawn_static_parked(move || ev.wait_timeout(Duration::from_secs(10)))
         })
         .collect();
     ev.set();
@@ -152,6 +144,7 @@ fn woken_waiter_returns_true_even_if_cleared_at_once() {
 
 #[test]
 fn set_is_visible_to_waiters() {
+    let _watchdog = common::watchdog();
     // What the setter wrote before set() is visible after wait().
     for _ in 0..50 {
         let ev = Event::new();
@@ -169,6 +162,7 @@ fn set_is_visible_to_waiters() {
 
 #[test]
 fn ping_pong_loses_no_wake_up() {
+    let _watchdog = common::watchdog();
     let ping = Event::new();
     let pong = Event::new();
     const ROUNDS: usize = 2000;
@@ -190,6 +184,7 @@ fn ping_pong_loses_no_wake_up() {
 
 #[test]
 fn set_clear_wait_races() {
+    let _watchdog = common::watchdog();
     let ev = Event::new();
     let stop = AtomicBool::new(false);
     let hits = AtomicUsize::new(0);
@@ -211,9 +206,10 @@ fn set_clear_wait_races() {
                 }
                 ev.clear();
             }
-            // Finally set and leave it set: every waiter must see it.
+            // Finally set and leave it set: the waiters must see it.
+            let before = hits.load(SeqCst);
             ev.set();
-            thread::sleep(Duration::from_millis(20));
+            common::wait_for("a waiter sees the final set", || hits.load(SeqCst) > before);
             stop.store(true, SeqCst);
         });
     });

@@ -74,6 +74,7 @@ fn forced_switch_happens() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn fifo_handoff_order() {
     let _watchdog = common::watchdog();
     // A huge interval: no forced switches, only voluntary hand-offs, which
@@ -106,6 +107,7 @@ fn fifo_handoff_order() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn no_barging_past_a_waiter() {
     let _watchdog = common::watchdog();
     let gil = Gil::with_switch_interval(Duration::from_secs(3600));

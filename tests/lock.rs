@@ -1,14 +1,16 @@
 //! Behaviour of `pysync::Lock`: what CPython's lock tests check for
 //! `threading.Lock`, plus the Rust-side guards and lock_api integration.
 
-use pysync::{Error, Lock, Mutex};
+mod common;
+use pysync::{Error, Lock, Mutex, RLock, ReentrantMutex};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 #[test]
 fn acquire_release() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert!(!lock.locked());
     lock.acquire();
@@ -19,6 +21,7 @@ fn acquire_release() {
 
 #[test]
 fn default_is_unlocked() {
+    let _watchdog = common::watchdog();
     let lock = Lock::default();
     assert!(!lock.locked());
     assert_eq!(format!("{lock:?}"), "Lock { locked: false }");
@@ -28,6 +31,7 @@ fn default_is_unlocked() {
 
 #[test]
 fn try_acquire_while_contended() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let l2 = Arc::clone(&lock);
@@ -41,26 +45,30 @@ fn try_acquire_while_contended() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn reacquire_blocks_until_released_by_another_thread() {
+    let _watchdog = common::watchdog();
     // Python: a Lock acquired twice by one thread blocks until someone
     // else releases it.
-    let lock = Arc::new(Lock::new());
+    let lock = Lock::new();
     lock.acquire();
-    let released = Arc::new(AtomicBool::new(false));
-    let (l2, r2) = (Arc::clone(&lock), Arc::clone(&released));
-    let t = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(30));
-        r2.store(true, Ordering::SeqCst);
-        l2.release().unwrap();
+    let released = AtomicBool::new(false);
+    let me = common::current_tid();
+    thread::scope(|s| {
+        s.spawn(|| {
+            common::wait_until_parked(&me);
+            released.store(true, Ordering::SeqCst);
+            lock.release().unwrap();
+        });
+        lock.acquire(); // blocks until the other thread releases
+        assert!(released.load(Ordering::SeqCst));
     });
-    lock.acquire(); // blocks until the other thread releases
-    assert!(released.load(Ordering::SeqCst));
-    t.join().unwrap();
     lock.release().unwrap();
 }
 
 #[test]
 fn release_from_another_thread() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     lock.acquire();
     let l2 = Arc::clone(&lock);
@@ -71,6 +79,7 @@ fn release_from_another_thread() {
 
 #[test]
 fn release_unlocked_is_an_error() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert_eq!(lock.release(), Err(Error::ReleaseUnlocked));
     assert_eq!(lock.release_fair(), Err(Error::ReleaseUnlocked));
@@ -82,6 +91,7 @@ fn release_unlocked_is_an_error() {
 
 #[test]
 fn timeout_zero_is_a_try() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     assert!(lock.acquire_timeout(Duration::ZERO));
     assert!(!lock.acquire_timeout(Duration::ZERO));
@@ -90,6 +100,7 @@ fn timeout_zero_is_a_try() {
 
 #[test]
 fn small_timeout_expires() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     lock.acquire();
     let start = Instant::now();
@@ -99,19 +110,22 @@ fn small_timeout_expires() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn huge_timeout_waits_and_never_panics() {
-    let lock = Arc::new(Lock::new());
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
     assert!(lock.acquire_timeout(Duration::MAX)); // free: immediate
-    let l2 = Arc::clone(&lock);
-    let t = thread::spawn(move || l2.acquire_timeout(Duration::MAX));
-    thread::sleep(Duration::from_millis(20));
-    lock.release().unwrap();
-    assert!(t.join().unwrap());
+    thread::scope(|s| {
+        let t = common::spawn_parked(s, || lock.acquire_timeout(Duration::MAX));
+        lock.release().unwrap();
+        assert!(t.join().unwrap());
+    });
     assert!(lock.locked());
 }
 
 #[test]
 fn acquire_until_past_deadline_is_a_try() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     let past = Instant::now() - Duration::from_millis(1);
     assert!(lock.acquire_until(past)); // free: a try succeeds
@@ -120,18 +134,54 @@ fn acquire_until_past_deadline_is_a_try() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn timed_acquire_succeeds_when_released_in_time() {
-    let lock = Arc::new(Lock::new());
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
     lock.acquire();
-    let l2 = Arc::clone(&lock);
-    let t = thread::spawn(move || l2.acquire_timeout(Duration::from_secs(30)));
-    thread::sleep(Duration::from_millis(20));
-    lock.release().unwrap();
-    assert!(t.join().unwrap());
+    thread::scope(|s| {
+        let t = common::spawn_parked(s, || lock.acquire_timeout(Duration::from_secs(30)));
+        lock.release().unwrap();
+        assert!(t.join().unwrap());
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn release_fair_hands_off_to_the_parked_waiter() {
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
+    lock.acquire();
+    let got = AtomicBool::new(false);
+    thread::scope(|s| {
+        // Queued and asleep before the release (the kernel says so; a
+        // state bit would not: PARKED_BIT is set before queueing).
+        let waiter = common::spawn_parked(s, || {
+            lock.acquire();
+            got.store(true, Ordering::SeqCst);
+            lock.release().unwrap();
+        });
+        lock.release_fair().unwrap();
+        // The lock went straight to the waiter: the releaser cannot barge
+        // back in, whether or not the waiter has run yet.
+        let took = lock.try_acquire();
+        let barged = took && !got.load(Ordering::SeqCst);
+        if took {
+            lock.release().unwrap();
+        }
+        assert!(
+            !barged,
+            "release_fair let the releaser barge past the waiter"
+        );
+        waiter.join().unwrap();
+    });
+    assert!(got.load(Ordering::SeqCst));
+    assert!(!lock.locked());
 }
 
 #[test]
 fn guards() {
+    let _watchdog = common::watchdog();
     let lock = Lock::new();
     {
         let _g = lock.lock();
@@ -151,6 +201,7 @@ fn guards() {
 
 #[test]
 fn guard_released_on_panic() {
+    let _watchdog = common::watchdog();
     let lock = Arc::new(Lock::new());
     let l2 = Arc::clone(&lock);
     let r = thread::spawn(move || {
@@ -164,6 +215,7 @@ fn guard_released_on_panic() {
 
 #[test]
 fn mutex_alias_protects_data() {
+    let _watchdog = common::watchdog();
     let m = Arc::new(Mutex::new(0u64));
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -184,6 +236,7 @@ fn mutex_alias_protects_data() {
 
 #[test]
 fn many_threads_mutual_exclusion() {
+    let _watchdog = common::watchdog();
     const THREADS: usize = 12;
     const ITERS: usize = 5_000;
     let lock = Arc::new(Lock::new());
@@ -226,6 +279,7 @@ fn many_threads_mutual_exclusion() {
 
 #[test]
 fn timeouts_racing_releases_leave_no_waiter_behind() {
+    let _watchdog = common::watchdog();
     // Many threads with tiny timeouts: some time out while a release is in
     // flight. Afterwards the lock must be free and immediately acquirable
     // (no stale PARKED bit forcing slow paths forever, no lost wake-up).
@@ -253,34 +307,253 @@ fn timeouts_racing_releases_leave_no_waiter_behind() {
     lock.release().unwrap();
 }
 
-#[test]
-fn fairness_two_threads_tight_loop() {
-    // Thread A holds the lock almost all the time, re-acquiring at once
-    // after each release. Thread B must still get it: eventual fairness
-    // hands it over once B has waited ~1 ms. The bound is generous (10 s).
-    let lock = Arc::new(Lock::new());
-    let stop = Arc::new(AtomicBool::new(false));
-    let (l2, s2) = (lock.clone(), stop.clone());
-    let hog = thread::spawn(move || {
-        let mut n = 0u64;
-        while !s2.load(Ordering::Relaxed) {
-            l2.acquire();
-            for _ in 0..200 {
-                std::hint::spin_loop();
+// ----- eventual fairness against a hog ------------------------------------
+//
+// A hog holds the lock for `HOG_HOLD` (sleeping, or spinning), releases it
+// and re-acquires it at once, forever. Another thread, the waiter, acquires
+// the lock `ROUNDS` times, and each wait is measured two ways:
+//
+// * How many times a release found the waiter asleep in the queue and still
+//   let the hog have the lock again: the waiter was *passed over*. (The hog
+//   asks the kernel before each release whether the waiter sleeps in a
+//   futex wait.) This measures the lock's policy and nothing else: turns
+//   during which the waiter was woken but the OS had not run it yet do not
+//   count, as no lock can hand itself to a thread that is not queued. A
+//   waiter is owed a hand-off 0.5-1.5 ms after it started waiting, and the
+//   lock's fairness timer allows one hand-off per 0.5-1.5 ms, so a hog
+//   turning every 100 µs passes it over about 15 times at most, 30 if the
+//   timer was just reset; `MAX_PASSED_OVER` is twice that (measured: at most
+//   11, also with busy neighbours). A waiter whose deadline restarts at every
+//   wake-up it lost is passed over at every release until it gets lucky
+//   (measured on the old code against the sleeping hog: 288 to 1834 times).
+// * How many times the hog took the lock in all, a sanity bound that also
+//   counts the OS's delays in running the waiter (on a loaded machine, a
+//   time slice or two of the hog: measured up to ~210 turns).
+//   `MAX_HOG_TURNS` (about 50-75 ms of hog turns) is far above that and far
+//   below a starving waiter's (the issue: a median 53 ms, up to 1.1 s).
+//
+// On an overloaded machine the old code's waiter gets lucky sooner (the OS
+// preempts the hog while it holds the lock, long enough for the waiter's
+// fresh deadline to pass), so against the spinning hog there its waits can
+// stay within both bounds; the sleeping hog starves it regardless.
+
+/// How long the hog holds the lock per turn.
+const HOG_HOLD: Duration = Duration::from_micros(100);
+/// Acquisitions by the waiter, each one measured.
+const ROUNDS: usize = 20;
+/// The most times one wait may be passed over (see above).
+const MAX_PASSED_OVER: u64 = 60;
+/// The most hog turns during one wait (see above).
+const MAX_HOG_TURNS: u64 = 500;
+
+/// What the hog does while it holds the lock.
+#[derive(Clone, Copy, Debug)]
+enum Hog {
+    Sleeps,
+    Spins,
+}
+
+/// One measured wait: times passed over, hog turns, wall-clock time.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // read through Debug
+struct Wait(u64, u64, Duration);
+
+/// Runs the hog against `ROUNDS` acquisitions by this thread and asserts
+/// that no wait is passed over more than `MAX_PASSED_OVER` times, nor lets
+/// the hog through more than `MAX_HOG_TURNS` times.
+/// `with_lock(f)` runs `f` while holding the lock under test.
+fn hog_cannot_starve_a_waiter(hog: Hog, with_lock: impl Fn(&dyn Fn()) + Sync) {
+    // One hog at a time: two would only load each other's CPUs.
+    static ONE_HOG_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_HOG_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let waiter = common::current_tid();
+    // Written under the lock under test, which orders them (Relaxed).
+    let turns = AtomicU64::new(0);
+    let passed_over = AtomicU64::new(0);
+    let rounds = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let mut report = Vec::with_capacity(ROUNDS);
+    thread::scope(|s| {
+        s.spawn(|| {
+            // Whether the waiter was asleep in the queue at our last release,
+            // and how many rounds it had finished then.
+            let last_release = std::cell::Cell::new((false, 0));
+            while !stop.load(Ordering::Relaxed) {
+                with_lock(&|| {
+                    let (queued, rounds_then) = last_release.get();
+                    if queued && rounds.load(Ordering::Relaxed) == rounds_then {
+                        // It was queued, and we got the lock back before it.
+                        passed_over.fetch_add(1, Ordering::Relaxed);
+                    }
+                    turns.fetch_add(1, Ordering::Relaxed);
+                    let start = Instant::now();
+                    match hog {
+                        Hog::Sleeps => thread::sleep(HOG_HOLD),
+                        Hog::Spins => {
+                            while start.elapsed() < HOG_HOLD {
+                                std::hint::spin_loop();
+                            }
+                        }
+                    }
+                    last_release.set((common::is_parked(&waiter), rounds.load(Ordering::Relaxed)));
+                });
             }
-            l2.release().unwrap();
-            n += 1;
+        });
+        common::wait_for("the hog holds the lock", || {
+            turns.load(Ordering::Relaxed) > 0
+        });
+        let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for round in 0..ROUNDS {
+                let (over0, turns0) = (
+                    passed_over.load(Ordering::Relaxed),
+                    turns.load(Ordering::Relaxed),
+                );
+                let start = Instant::now();
+                let seen = std::cell::Cell::new((0, 0));
+                with_lock(&|| {
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                    seen.set((
+                        passed_over.load(Ordering::Relaxed) - over0,
+                        turns.load(Ordering::Relaxed) - turns0,
+                    ));
+                });
+                let (over, overtakes) = seen.get();
+                let wait = Wait(over, overtakes, start.elapsed());
+                report.push(wait);
+                assert!(
+                    over <= MAX_PASSED_OVER,
+                    "acquisition {round} against a {hog:?} hog was passed over {over} times \
+                     (at most {MAX_PASSED_OVER}: eventual fairness hands the lock over after \
+                     ~1 ms); waits so far (passed over, hog turns, time): {report:?}"
+                );
+                assert!(
+                    overtakes <= MAX_HOG_TURNS,
+                    "the {hog:?} hog took the lock {overtakes} times while acquisition {round} \
+                     waited (at most {MAX_HOG_TURNS}); waits so far (passed over, hog turns, \
+                     time): {report:?}"
+                );
+                assert!(
+                    wait.2 < common::PROMPT,
+                    "one acquisition took {:?} against a {hog:?} hog",
+                    wait.2
+                );
+                // Let the hog get going again before the next round, so that
+                // every round starts against a running hog (else this
+                // thread just takes the lock back while the hog wakes up).
+                let after = turns0 + overtakes;
+                common::wait_for("the hog takes the lock back", || {
+                    turns.load(Ordering::Relaxed) > after
+                });
+            }
+        }));
+        stop.store(true, Ordering::Relaxed);
+        if let Err(panic) = verdict {
+            std::panic::resume_unwind(panic);
         }
-        n
     });
-    thread::sleep(Duration::from_millis(5));
-    for _ in 0..100 {
-        assert!(
-            lock.acquire_timeout(Duration::from_secs(10)),
-            "waiter starved by a tight acquire/release loop"
-        );
+    let worst = report.iter().map(|w| w.0).max().unwrap_or(0);
+    let most = report.iter().map(|w| w.1).max().unwrap_or(0);
+    let slowest = report.iter().map(|w| w.2).max().unwrap_or_default();
+    eprintln!(
+        "{hog:?} hog: passed over at most {worst} times, at most {most} hog turns, \
+         slowest {slowest:?}: {report:?}"
+    );
+}
+
+fn lock_with(lock: &Lock) -> impl Fn(&dyn Fn()) + Sync + '_ {
+    move |f| {
+        lock.acquire();
+        f();
         lock.release().unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
-    assert!(hog.join().unwrap() > 0);
+}
+
+fn rlock_with(rlock: &RLock) -> impl Fn(&dyn Fn()) + Sync + '_ {
+    move |f| {
+        rlock.acquire();
+        f();
+        rlock.release().unwrap();
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_lock_against_a_sleeping_hog() {
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
+    hog_cannot_starve_a_waiter(Hog::Sleeps, lock_with(&lock));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_lock_against_a_spinning_hog() {
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
+    hog_cannot_starve_a_waiter(Hog::Spins, lock_with(&lock));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_rlock_against_a_sleeping_hog() {
+    let _watchdog = common::watchdog();
+    let rlock = RLock::new();
+    hog_cannot_starve_a_waiter(Hog::Sleeps, rlock_with(&rlock));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_rlock_against_a_spinning_hog() {
+    let _watchdog = common::watchdog();
+    let rlock = RLock::new();
+    hog_cannot_starve_a_waiter(Hog::Spins, rlock_with(&rlock));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_mutex_against_a_sleeping_hog() {
+    let _watchdog = common::watchdog();
+    let m = Mutex::new(0u64);
+    hog_cannot_starve_a_waiter(Hog::Sleeps, |f| {
+        let mut g = m.lock();
+        *g += 1;
+        f();
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_mutex_against_a_spinning_hog() {
+    let _watchdog = common::watchdog();
+    let m = Mutex::new(0u64);
+    hog_cannot_starve_a_waiter(Hog::Spins, |f| {
+        let mut g = m.lock();
+        *g += 1;
+        f();
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_reentrant_mutex_against_a_sleeping_hog() {
+    let _watchdog = common::watchdog();
+    let m = ReentrantMutex::new(());
+    hog_cannot_starve_a_waiter(Hog::Sleeps, |f| {
+        let _outer = m.lock();
+        let _inner = m.lock();
+        f();
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_reentrant_mutex_against_a_spinning_hog() {
+    let _watchdog = common::watchdog();
+    let m = ReentrantMutex::new(());
+    hog_cannot_starve_a_waiter(Hog::Spins, |f| {
+        let _outer = m.lock();
+        let _inner = m.lock();
+        f();
+    });
 }

@@ -28,3 +28,6 @@ mod barrier;
 
 #[path = "loom/gil.rs"]
 mod gil;
+
+#[path = "loom/process.rs"]
+mod process;

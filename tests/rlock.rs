@@ -1,6 +1,7 @@
 //! Behaviour of `pysync::RLock`: what CPython's lock tests check for
 //! `threading.RLock`, plus guards and the lock_api ReentrantMutex.
 
+mod common;
 use pysync::{Error, RLock, ReentrantMutex};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn size_and_default() {
+    let _watchdog = common::watchdog();
     assert!(std::mem::size_of::<RLock>() <= 16);
     let r = RLock::default();
     assert!(!r.locked());
@@ -18,6 +20,7 @@ fn size_and_default() {
 
 #[test]
 fn recursion() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     for depth in 1..=5 {
         r.acquire();
@@ -35,6 +38,7 @@ fn recursion() {
 
 #[test]
 fn release_unacquired_is_an_error() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     assert_eq!(r.release(), Err(Error::NotOwned));
     assert_eq!(
@@ -48,6 +52,7 @@ fn release_unacquired_is_an_error() {
 
 #[test]
 fn release_by_non_owner_is_an_error_and_changes_nothing() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     r.acquire();
     r.acquire();
@@ -76,6 +81,7 @@ fn release_by_non_owner_is_an_error_and_changes_nothing() {
 
 #[test]
 fn other_thread_blocks_until_fully_released() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     r.acquire();
     r.acquire();
@@ -103,28 +109,42 @@ fn other_thread_blocks_until_fully_released() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn timed_forms() {
-    let r = Arc::new(RLock::new());
+    let _watchdog = common::watchdog();
+    let r = RLock::new();
     assert!(r.acquire_timeout(Duration::ZERO));
     assert!(r.acquire_timeout(Duration::MAX)); // re-entry never waits
     assert!(r.acquire_until(Instant::now() - Duration::from_secs(1)));
     assert_eq!(r.recursion_count(), 3);
-    let r2 = Arc::clone(&r);
-    let t = thread::spawn(move || {
-        let a = r2.acquire_until(Instant::now() + Duration::from_millis(10));
-        let b = r2.acquire_timeout(Duration::MAX);
-        r2.release().unwrap();
-        (a, b)
+    let gave_up = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (r, gave_up) = (&r, &gave_up);
+        let t = s.spawn(move || {
+            tx.send(common::current_tid()).unwrap();
+            let a = r.acquire_until(Instant::now() + Duration::from_millis(10));
+            gave_up.store(true, Ordering::SeqCst);
+            let b = r.acquire_timeout(Duration::MAX);
+            r.release().unwrap();
+            (a, b)
+        });
+        let tid = rx.recv().unwrap();
+        // The short wait has given up, and the unbounded one is parked.
+        common::wait_for("the 10 ms acquire gives up", || {
+            gave_up.load(Ordering::SeqCst)
+        });
+        common::wait_until_parked(&tid);
+        for _ in 0..3 {
+            r.release().unwrap();
+        }
+        assert_eq!(t.join().unwrap(), (false, true));
     });
-    thread::sleep(Duration::from_millis(40));
-    for _ in 0..3 {
-        r.release().unwrap();
-    }
-    assert_eq!(t.join().unwrap(), (false, true));
 }
 
 #[test]
 fn guards_are_reentrant_and_release_one_level() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     let a = r.lock();
     let b = r.try_lock().unwrap();
@@ -141,6 +161,7 @@ fn guards_are_reentrant_and_release_one_level() {
 
 #[test]
 fn guard_released_on_panic() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     let r2 = Arc::clone(&r);
     let res = thread::spawn(move || {
@@ -155,6 +176,7 @@ fn guard_released_on_panic() {
 
 #[test]
 fn release_save_and_restore() {
+    let _watchdog = common::watchdog();
     let r = Arc::new(RLock::new());
     r.acquire();
     r.acquire();
@@ -180,6 +202,7 @@ fn release_save_and_restore() {
 
 #[test]
 fn debug_shows_state() {
+    let _watchdog = common::watchdog();
     let r = RLock::new();
     let _g = r.lock();
     let s = format!("{r:?}");
@@ -189,6 +212,7 @@ fn debug_shows_state() {
 
 #[test]
 fn many_threads_mutual_exclusion_with_recursion() {
+    let _watchdog = common::watchdog();
     const THREADS: usize = 10;
     const ITERS: usize = 3_000;
     let r = Arc::new(RLock::new());
@@ -227,6 +251,7 @@ fn many_threads_mutual_exclusion_with_recursion() {
 
 #[test]
 fn reentrant_mutex_alias() {
+    let _watchdog = common::watchdog();
     let m = Arc::new(ReentrantMutex::new(std::cell::Cell::new(0)));
     let threads: Vec<_> = (0..4)
         .map(|_| {

@@ -12,31 +12,29 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Waits until `dbg` (a semaphore's Debug) shows parked waiters, then gives
-/// them a generous moment to be queued for sure.
-fn wait_until_parked(dbg: impl Fn() -> String) {
-    let start = Instant::now();
-    while !dbg().contains("waiters: true") {
-        assert!(start.elapsed() < Duration::from_secs(10), "nobody parked");
-        thread::sleep(Duration::from_millis(1));
-    }
-    thread::sleep(Duration::from_millis(50));
-}
-
-fn wait_for_count(c: &AtomicUsize, n: usize) {
-    let start = Instant::now();
-    while c.load(SeqCst) < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "count stuck at {}",
-            c.load(SeqCst)
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+/// Spawns `n` threads running `f(i)` on `s`, each parked (asleep in the
+/// kernel, so queued) before the next one starts: they are queued in order
+/// 0, 1, … Returns their handles and kernel ids.
+fn spawn_queued<'scope, T: Send + 'scope>(
+    s: &'scope thread::Scope<'scope, '_>,
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + Copy + 'scope,
+) -> Vec<(thread::ScopedJoinHandle<'scope, T>, common::Tid)> {
+    (0..n)
+        .map(|i| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let h = common::spawn_parked(s, move || {
+                tx.send(common::current_tid()).unwrap();
+                f(i)
+            });
+            (h, rx.recv().unwrap())
+        })
+        .collect()
 }
 
 #[test]
 fn constructor_and_counts() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(3);
     assert_eq!(sem.available(), 3);
     assert!(sem.try_acquire());
@@ -63,6 +61,7 @@ fn constructor_and_counts() {
 
 #[test]
 fn max_permits_and_overflow() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(Semaphore::MAX_PERMITS);
     assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
     let r = catch_unwind(AssertUnwindSafe(|| sem.release()));
@@ -91,6 +90,7 @@ fn max_permits_and_overflow() {
 /// successful release/acquire is accounted for, and the count ends exact.
 #[test]
 fn overflowing_releases_racing_acquires_are_invisible() {
+    let _watchdog = common::watchdog();
     const MAX: usize = Semaphore::MAX_PERMITS;
     let sem = Semaphore::new(MAX);
     let (released, taken, panicked) = (
@@ -131,26 +131,28 @@ fn overflowing_releases_racing_acquires_are_invisible() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn acquire_blocks_until_release() {
-    let sem = Arc::new(Semaphore::new(0));
-    let done = Arc::new(AtomicUsize::new(0));
-    let t = {
-        let (sem, done) = (Arc::clone(&sem), Arc::clone(&done));
-        thread::spawn(move || {
+    let _watchdog = common::watchdog();
+    let sem = Semaphore::new(0);
+    let done = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let t = common::spawn_parked(s, || {
             sem.acquire();
             done.store(1, SeqCst);
-        })
-    };
-    thread::sleep(Duration::from_millis(50));
-    assert_eq!(done.load(SeqCst), 0, "acquire must block on 0 permits");
-    sem.release();
-    t.join().unwrap();
+        });
+        // Parked on 0 permits: it has not acquired.
+        assert_eq!(done.load(SeqCst), 0, "acquire must block on 0 permits");
+        sem.release();
+        t.join().unwrap();
+    });
     assert_eq!(done.load(SeqCst), 1);
     assert_eq!(sem.available(), 0);
 }
 
 #[test]
 fn release_from_another_thread() {
+    let _watchdog = common::watchdog();
     let sem = Arc::new(Semaphore::new(1));
     sem.acquire();
     let s2 = Arc::clone(&sem);
@@ -159,7 +161,9 @@ fn release_from_another_thread() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn timeouts() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
     assert!(!sem.acquire_timeout(Duration::ZERO));
     let start = Instant::now();
@@ -175,17 +179,20 @@ fn timeouts() {
     // Duration::MAX waits forever, without panicking.
     sem.release();
     assert!(sem.acquire_timeout(Duration::MAX));
-    let sem = Arc::new(sem);
-    let s2 = Arc::clone(&sem);
-    let t = thread::spawn(move || s2.acquire_timeout(Duration::MAX));
-    thread::sleep(Duration::from_millis(20));
-    sem.release();
-    assert!(t.join().unwrap());
+    if cfg!(miri) {
+        return; // the rest reads /proc
+    }
+    thread::scope(|s| {
+        let t = common::spawn_parked(s, || sem.acquire_timeout(Duration::MAX));
+        sem.release();
+        assert!(t.join().unwrap());
+    });
     assert_eq!(sem.available(), 0);
 }
 
 #[test]
 fn timed_out_waiter_does_not_keep_waiters_bit() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
     assert!(!sem.acquire_timeout(Duration::from_millis(10)));
     assert_eq!(
@@ -198,48 +205,51 @@ fn timed_out_waiter_does_not_keep_waiters_bit() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn release_n_wakes_exactly_n() {
-    let sem = Arc::new(Semaphore::new(0));
-    let done = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..5)
-        .map(|_| {
-            let (sem, done) = (Arc::clone(&sem), Arc::clone(&done));
-            thread::spawn(move || {
-                sem.acquire();
-                done.fetch_add(1, SeqCst);
-            })
-        })
-        .collect();
-    wait_until_parked(|| format!("{sem:?}"));
-    thread::sleep(Duration::from_millis(100));
-    sem.release_n(3);
-    wait_for_count(&done, 3);
-    thread::sleep(Duration::from_millis(50));
-    assert_eq!(done.load(SeqCst), 3, "release_n(3) woke more than 3");
-    assert_eq!(sem.available(), 0, "handed off, not counted");
-    sem.release_n(2);
-    for t in threads {
-        t.join().unwrap();
-    }
-    assert_eq!(done.load(SeqCst), 5);
+    let _watchdog = common::watchdog();
+    let sem = Semaphore::new(0);
+    let done: Vec<AtomicUsize> = (0..5).map(|_| AtomicUsize::new(0)).collect();
+    let done = &done;
+    thread::scope(|s| {
+        let waiters = spawn_queued(s, 5, |i| {
+            sem.acquire();
+            done[i].store(1, SeqCst);
+        });
+        sem.release_n(3);
+        let finished = || done.iter().filter(|d| d.load(SeqCst) == 1).count();
+        common::wait_for("3 waiters take the 3 permits", || finished() >= 3);
+        // FIFO: the three longest waiters; the other two are still asleep
+        // in the queue (a fourth wake-up would show as a running thread).
+        for (i, (_, tid)) in waiters.iter().enumerate() {
+            if i < 3 {
+                assert_eq!(done[i].load(SeqCst), 1, "waiter {i} was passed over");
+            } else {
+                assert!(common::is_parked(tid), "release_n(3) woke waiter {i}");
+            }
+        }
+        assert_eq!(sem.available(), 0, "handed off, not counted");
+        sem.release_n(2);
+        for (h, _) in waiters {
+            h.join().unwrap();
+        }
+    });
+    assert_eq!(done.iter().filter(|d| d.load(SeqCst) == 1).count(), 5);
     assert_eq!(sem.available(), 0);
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn release_n_beyond_waiters_adds_the_rest() {
-    let sem = Arc::new(Semaphore::new(0));
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || sem.acquire())
-        })
-        .collect();
-    wait_until_parked(|| format!("{sem:?}"));
-    thread::sleep(Duration::from_millis(50));
-    sem.release_n(5);
-    for t in threads {
-        t.join().unwrap();
-    }
+    let _watchdog = common::watchdog();
+    let sem = Semaphore::new(0);
+    thread::scope(|s| {
+        let waiters = spawn_queued(s, 2, |_| sem.acquire());
+        sem.release_n(5);
+        for (h, _) in waiters {
+            h.join().unwrap();
+        }
+    });
     assert_eq!(sem.available(), 3);
     assert_eq!(
         format!("{sem:?}"),
@@ -248,51 +258,48 @@ fn release_n_beyond_waiters_adds_the_rest() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn fifo_order_of_waiters() {
-    let sem = Arc::new(Semaphore::new(0));
-    let order = Arc::new(StdMutex::new(Vec::new()));
-    let mut threads = Vec::new();
-    for i in 0..4 {
-        let (sem2, order2) = (Arc::clone(&sem), Arc::clone(&order));
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        threads.push(thread::spawn(move || {
-            tid_tx.send(common::current_tid()).unwrap();
-            sem2.acquire();
-            order2.lock().unwrap().push(i);
-        }));
+    let _watchdog = common::watchdog();
+    let sem = Semaphore::new(0);
+    let order = StdMutex::new(Vec::new());
+    thread::scope(|s| {
         // Thread i is parked (blocked in the kernel) before i + 1 arrives.
-        common::wait_until_parked(&tid_rx.recv().unwrap());
-    }
-    for n in 1..=4 {
-        sem.release();
-        let start = Instant::now();
-        while order.lock().unwrap().len() < n {
-            assert!(start.elapsed() < Duration::from_secs(10));
-            thread::sleep(Duration::from_millis(1));
+        let waiters = spawn_queued(s, 4, |i| {
+            sem.acquire();
+            order.lock().unwrap().push(i);
+        });
+        for n in 1..=4 {
+            sem.release();
+            common::wait_for("the next waiter runs", || order.lock().unwrap().len() >= n);
         }
-    }
-    for t in threads {
-        t.join().unwrap();
-    }
+        for (h, _) in waiters {
+            h.join().unwrap();
+        }
+    });
     assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn no_barging_past_a_parked_waiter() {
-    let sem = Arc::new(Semaphore::new(0));
-    let s2 = Arc::clone(&sem);
-    let waiter = thread::spawn(move || s2.acquire_timeout(Duration::from_secs(10)));
-    wait_until_parked(|| format!("{sem:?}"));
-    sem.release();
-    // The permit went straight to the waiter: a fresh arrival cannot take it.
-    assert!(!sem.try_acquire());
-    assert!(!sem.acquire_timeout(Duration::from_millis(5)));
-    assert!(waiter.join().unwrap());
+    let _watchdog = common::watchdog();
+    let sem = Semaphore::new(0);
+    thread::scope(|s| {
+        let waiter = common::spawn_parked(s, || sem.acquire_timeout(Duration::from_secs(30)));
+        sem.release();
+        // The permit went straight to the waiter: a fresh arrival cannot
+        // take it.
+        assert!(!sem.try_acquire());
+        assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+        assert!(waiter.join().unwrap());
+    });
     assert_eq!(sem.available(), 0);
 }
 
 #[test]
 fn bounded_semaphore_errors() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(2);
     assert_eq!(sem.initial(), 2);
     assert_eq!(sem.release(), Err(Error::TooManyReleases));
@@ -327,22 +334,19 @@ fn bounded_semaphore_errors() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn bounded_semaphore_hands_off_to_waiters() {
-    let sem = Arc::new(BoundedSemaphore::new(2));
+    let _watchdog = common::watchdog();
+    let sem = BoundedSemaphore::new(2);
     assert!(sem.try_acquire());
     assert!(sem.try_acquire());
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || sem.acquire_timeout(Duration::from_secs(10)))
-        })
-        .collect();
-    wait_until_parked(|| format!("{sem:?}"));
-    thread::sleep(Duration::from_millis(50));
-    assert_eq!(sem.release_n(2), Ok(()));
-    for t in threads {
-        assert!(t.join().unwrap());
-    }
+    thread::scope(|s| {
+        let waiters = spawn_queued(s, 2, |_| sem.acquire_timeout(Duration::from_secs(30)));
+        assert_eq!(sem.release_n(2), Ok(()));
+        for (h, _) in waiters {
+            assert!(h.join().unwrap());
+        }
+    });
     assert_eq!(sem.available(), 0);
     assert_eq!(sem.release_n(2), Ok(()));
     assert_eq!(sem.release(), Err(Error::TooManyReleases));
@@ -354,6 +358,7 @@ fn bounded_semaphore_hands_off_to_waiters() {
 
 #[test]
 fn guards() {
+    let _watchdog = common::watchdog();
     let sem = Semaphore::new(2);
     {
         let _a = sem.access();
@@ -383,6 +388,7 @@ fn guards() {
 
 #[test]
 fn bounded_guards() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(1);
     let g = sem.access();
     assert_eq!(sem.available(), 0);
@@ -413,6 +419,7 @@ fn bounded_guards() {
 
 #[test]
 fn stress_short_timeouts_conserve_permits() {
+    let _watchdog = common::watchdog();
     const PERMITS: usize = 3;
     let sem = Semaphore::new(PERMITS);
     let inside = AtomicUsize::new(0);
@@ -467,6 +474,7 @@ fn stress_short_timeouts_conserve_permits() {
 
 #[test]
 fn stress_producer_vs_timing_out_consumers() {
+    let _watchdog = common::watchdog();
     // Every permit released is either taken by a consumer or still counted.
     const RELEASES: usize = 2000;
     let sem = Semaphore::new(0);
@@ -497,6 +505,7 @@ fn stress_producer_vs_timing_out_consumers() {
 
 #[test]
 fn bounded_stress_never_exceeds_initial() {
+    let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(2);
     let got = AtomicUsize::new(0);
     thread::scope(|s| {

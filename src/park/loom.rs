@@ -96,12 +96,14 @@ pub(crate) fn park(
     loop {
         if let Some(pos) = t.woken.iter().position(|&(i, _)| i == id) {
             let (_, tok) = t.woken.swap_remove(pos);
+            crate::sync::loom_support::saw_unpark_token(tok.0);
             return ParkResult::Unparked(tok);
         }
         t = LOT.wake.wait(t).unwrap();
     }
 }
 
+#[allow(dead_code)] // part of the seam; no primitive needs it at the moment
 pub(crate) fn unpark_one(
     key: usize,
     callback: impl FnOnce(UnparkResult) -> UnparkToken,
@@ -204,4 +206,44 @@ pub(crate) fn unpark_filter(
     let token = callback(result);
     wake(&mut t, picked, token);
     result
+}
+
+/// A primitive's state word under loom, checked for use after the primitive
+/// was dropped (see `park::Watched`). The check is a plain (non-loom) flag:
+/// loom runs a model's threads on one OS thread, and the flag is the model's
+/// bookkeeping, not a synchronising operation loom should explore. A model
+/// "frees" a primitive by dropping it in place and releases the memory only
+/// at the end of the execution, so reading the flag late is well defined.
+pub(crate) struct Watched<T> {
+    word: T,
+    alive: std::sync::atomic::AtomicBool,
+}
+
+pub(crate) fn watched<T>(word: T) -> Watched<T> {
+    Watched {
+        word,
+        alive: std::sync::atomic::AtomicBool::new(true),
+    }
+}
+
+impl<T> core::ops::Deref for Watched<T> {
+    type Target = T;
+
+    #[track_caller]
+    fn deref(&self) -> &T {
+        assert!(
+            self.alive.load(std::sync::atomic::Ordering::Relaxed),
+            "pysync (loom): a primitive's state was touched after the last user freed it \
+             (the destruction promise: the last access of a call must be the one that lets \
+             another thread finish with the primitive)"
+        );
+        &self.word
+    }
+}
+
+impl<T> Drop for Watched<T> {
+    fn drop(&mut self) {
+        self.alive
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -1,58 +1,36 @@
-//! Helpers shared by every behaviour test: the one watchdog and the one
-//! "wait until that thread is parked" check.
+//! Helpers shared by every behaviour test: the one watchdog, the one
+//! "wait until that thread is parked" check, and the small assertions the
+//! misuse tests share.
 //!
 //! * Every test starts with `let _watchdog = common::watchdog();` (the test
 //!   `every_test_runs_under_the_watchdog` in `tests/meta.rs` checks this):
 //!   a hang — a lost wake-up — fails with the test's name instead of
 //!   stalling CI.
 //! * A test that needs "A is parked before B acts" waits for the state
-//!   itself with [`wait_until_parked`], never for a sleep.
+//!   itself with [`wait_until_parked`] / [`spawn_parked`], never for a
+//!   sleep; "nothing else happens" after an action is [`wait_until_settled`]
+//!   (every other thread asleep or gone) followed by the assertion. These
+//!   read `/proc`, which Miri cannot: such tests are
+//!   `#[cfg_attr(miri, ignore)]`.
+//! * A directly visible state (a counter, `n_waiting`) is awaited with
+//!   [`wait_for`], one registered under a condition's lock with
+//!   [`until_locked`].
 #![allow(dead_code)] // each test file uses the helpers it needs
 
+mod watchdog;
+#[allow(unused_imports)] // each test file uses what it needs
+pub use watchdog::{WATCHDOG, Watchdog, watchdog, watchdog_limit};
+
+use pysync::{Condition, ConditionLock, Error};
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long any one test may run before the watchdog declares it hung.
-/// Generous: Miri and ThreadSanitizer run the same tests many times slower.
-pub const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 1200 } else { 120 });
-
 /// Generous bound for "this must happen soon" (a woken thread returns, a
 /// thread blocks): a sanity limit for a loaded machine, never a speed claim.
 pub const PROMPT: Duration = Duration::from_secs(30);
-
-/// Arms the watchdog for the calling test; dropping the guard (when the test
-/// returns or unwinds) disarms it. If the test is still running after
-/// [`WATCHDOG`], the process aborts with a message naming the test.
-#[must_use = "the watchdog disarms when this guard is dropped"]
-pub fn watchdog() -> Watchdog {
-    let name = thread::current()
-        .name()
-        .unwrap_or("<unnamed test>")
-        .to_owned();
-    let (done, rx) = mpsc::channel::<()>();
-    thread::Builder::new()
-        .name(format!("watchdog: {name}"))
-        .spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(WATCHDOG) {
-                // Straight to stderr: libtest's capture would lose the
-                // message when the process aborts.
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "test `{name}` HUNG: still running after {WATCHDOG:?}; aborting"
-                );
-                std::process::abort();
-            }
-        })
-        .expect("spawn the watchdog thread");
-    Watchdog { _done: done }
-}
-
-/// The armed watchdog of one test (see [`watchdog`]).
-pub struct Watchdog {
-    _done: mpsc::Sender<()>,
-}
 
 /// The calling thread's kernel id (Linux's `/proc/thread-self`), to pass to
 /// [`wait_until_parked`] from another thread.
@@ -117,19 +95,76 @@ pub fn wait_until_parked(tid: &Tid) {
     }
 }
 
+/// Whether every thread in `tids` is asleep in a futex wait or has exited:
+/// nothing is running any more that could still change what a test is about
+/// to check.
+pub fn is_settled(tids: &[Tid]) -> bool {
+    tids.iter().all(|tid| {
+        is_parked(tid) || !std::fs::exists(format!("/proc/self/task/{}", tid.0)).unwrap_or(false)
+    })
+}
+
+/// Waits until [`is_settled`]: after an action that must wake nobody (or
+/// exactly n), the threads it might have wrongly woken have either gone back
+/// to sleep or finished, so "nobody else woke" can be asserted without
+/// sleeping and hoping. A thread wrongly woken is runnable at once (the
+/// wake-up is synchronous), so it cannot pass for settled before it has run.
+/// Panics after [`PROMPT`].
+pub fn wait_until_settled(tids: &[Tid]) {
+    let start = Instant::now();
+    while !is_settled(tids) {
+        assert!(
+            start.elapsed() < PROMPT,
+            "threads {tids:?} never settled (parked or exited)"
+        );
+        thread::yield_now();
+    }
+}
+
 /// Spawns `f` on a scoped thread and waits until it is parked; returns its
 /// handle. For "this thread is queued first" set-ups.
 pub fn spawn_parked<'scope, T: Send + 'scope>(
     s: &'scope thread::Scope<'scope, '_>,
     f: impl FnOnce() -> T + Send + 'scope,
 ) -> thread::ScopedJoinHandle<'scope, T> {
+    let (handle, tid) = spawn_tid(s, f);
+    wait_until_parked(&tid);
+    handle
+}
+
+/// Spawns `f` on a scoped thread and returns its handle and kernel id at
+/// once (for [`wait_until_parked`] / [`wait_until_settled`] later).
+pub fn spawn_tid<'scope, T: Send + 'scope>(
+    s: &'scope thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> (thread::ScopedJoinHandle<'scope, T>, Tid) {
     let (tx, rx) = mpsc::channel();
     let handle = s.spawn(move || {
         tx.send(current_tid())
             .expect("the spawner waits for the tid");
         f()
     });
-    let tid = rx.recv().expect("the thread reports its tid");
+    (handle, rx.recv().expect("the thread reports its tid"))
+}
+
+/// [`spawn_tid`] for an unscoped thread (`thread::spawn`).
+pub fn spawn_static_tid<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (thread::JoinHandle<T>, Tid) {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        tx.send(current_tid())
+            .expect("the spawner waits for the tid");
+        f()
+    });
+    (handle, rx.recv().expect("the thread reports its tid"))
+}
+
+/// [`spawn_parked`] for an unscoped thread (`thread::spawn`).
+pub fn spawn_static_parked<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    let (handle, tid) = spawn_static_tid(f);
     wait_until_parked(&tid);
     handle
 }
@@ -143,4 +178,107 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < PROMPT, "never happened: {what}");
         thread::yield_now();
     }
+}
+
+/// Spins (releasing the lock between looks, yielding) until `f()` holds
+/// under the condition's lock. A waiter that registers under the lock right
+/// before `wait` is queued on the condition once its registration is seen
+/// (`wait` queues itself before it releases the lock), so this is "the
+/// waiter is queued" without `/proc`. Panics after [`PROMPT`].
+#[track_caller]
+pub fn until_locked<L: ConditionLock>(cond: &Condition<L>, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    loop {
+        let g = cond.lock();
+        if f() {
+            return;
+        }
+        drop(g);
+        assert!(start.elapsed() < PROMPT, "condition not reached in time");
+        thread::yield_now();
+    }
+}
+
+// ----- assertions the misuse tests share ---------------------------------------
+
+/// The message of a panic payload (`&str` or `String`).
+pub fn message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+/// Runs `f`, which must panic, and returns the panic's message.
+#[track_caller]
+pub fn panic_message<R>(f: impl FnOnce() -> R) -> String {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(_) => panic!("expected a panic, but it returned normally"),
+        Err(payload) => message(&*payload),
+    }
+}
+
+/// Asserts the error variant and its Display message (worded like Python's).
+#[track_caller]
+pub fn assert_err<T: std::fmt::Debug>(r: Result<T, Error>, want: Error, msg: &str) {
+    match r {
+        Err(e) => {
+            assert_eq!(e, want);
+            assert_eq!(e.to_string(), msg);
+        }
+        Ok(v) => panic!("expected Err({want:?}), got Ok({v:?})"),
+    }
+}
+
+/// Timeouts that mean "forever" and must never panic on `Instant` overflow.
+pub const HUGE: [Duration; 2] = [Duration::MAX, Duration::from_secs(u64::MAX)];
+
+/// A deadline that has already passed.
+pub fn past() -> Instant {
+    let now = Instant::now();
+    now.checked_sub(Duration::from_secs(1)).unwrap_or(now)
+}
+
+/// A deadline a century away.
+pub fn far_future() -> Instant {
+    Instant::now()
+        .checked_add(Duration::from_secs(100 * 365 * 24 * 3600))
+        .expect("a century from now is representable")
+}
+
+/// The latest representable `Instant`: the most extreme "far future"
+/// deadline, which the parking layer must turn into a wait (not an overflow
+/// panic, not an immediate timeout).
+pub fn max_instant() -> Instant {
+    let now = Instant::now();
+    let (mut lo, mut hi) = (0u64, u64::MAX);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if now.checked_add(Duration::from_secs(mid)).is_some() {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let t = now + Duration::from_secs(lo);
+    let mut ns = 999_999_999u32;
+    loop {
+        if let Some(m) = t.checked_add(Duration::from_nanos(u64::from(ns))) {
+            return m;
+        }
+        ns /= 2;
+    }
+}
+
+/// Runs `f`, asserting it returned within [`PROMPT`] (a sanity bound, not a
+/// speed test).
+#[track_caller]
+pub fn prompt<T>(f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let v = f();
+    assert!(start.elapsed() < PROMPT, "took {:?}", start.elapsed());
+    v
 }

@@ -13,6 +13,16 @@ use std::time::Duration;
 /// any interleaving.
 const T: Duration = Duration::from_secs(3600);
 
+/// A timed wait (in a model without `reset`) whose `Err` must come from a
+/// broken barrier: when it returns `Err`, `broken()` is already true.
+fn timed_wait(b: &Barrier, who: &str) -> Result<usize, Error> {
+    let r = b.wait_timeout(T);
+    if r.is_err() {
+        assert!(b.broken(), "{who} got {r:?} but the barrier is not broken");
+    }
+    r
+}
+
 /// Two parties, two rounds on the same barrier: each round's indices are 0
 /// and 1.
 #[test]
@@ -159,7 +169,8 @@ fn timed_parties_vs_reset() {
 /// arrive while the action runs and time out there (its deadline covers the
 /// wait for the previous round). Whatever happens, the completed round's two
 /// parties both get `Ok`, a timed-out arrival breaks only the round it meant
-/// to join, and nobody stays parked.
+/// to join (the barrier is broken as soon as its wait returns `Err`), and
+/// nobody stays parked.
 #[test]
 fn arrival_times_out_while_the_action_runs() {
     crate::support::model(|| {
@@ -167,10 +178,10 @@ fn arrival_times_out_while_the_action_runs() {
         let ts: Vec<_> = (0..2)
             .map(|_| {
                 let b = Arc::clone(&b);
-                thread::spawn(move || b.wait_timeout(T))
+                thread::spawn(move || timed_wait(&b, "a spawned thread"))
             })
             .collect();
-        let mine = b.wait_timeout(T);
+        let mine = timed_wait(&b, "the main thread");
         let mut results: Vec<_> = ts.into_iter().map(|t| t.join().unwrap()).collect();
         results.push(mine);
         let oks = results.iter().filter(|r| r.is_ok()).count();
@@ -206,4 +217,100 @@ fn timed_wait_from_inside_the_action_returns() {
         assert_eq!(inner, Err(pysync::Error::BrokenBarrier));
         assert!(b.broken());
     });
+}
+
+/// Trust issue, item 2 (the exact schedule): a 2-party barrier with an
+/// action; A (timed) parks, B arrives last and runs the action, A times out
+/// while it runs (a straggler); C (timed, started by the action, so it
+/// always arrives after round 1 is full) waits for round 1 to drain; the
+/// round ends and the next one starts, and C's deadline fires before C is
+/// woken. C can never complete a round (nobody else comes), so it always
+/// gets `Err`; when it does, the barrier is broken at that moment already:
+/// its timeout broke the round it was waiting to join (never an `Err` from a
+/// barrier that is not broken; nobody resets here). Needs 5 preemptions.
+#[test]
+fn late_arrival_timeout_breaks_the_round_it_waited_for() {
+    crate::support::deep_model(|| {
+        use std::sync::{Arc as StdArc, Mutex as StdMutex, OnceLock};
+        type Handle = thread::JoinHandle<Result<usize, Error>>;
+        let slot: StdArc<OnceLock<StdArc<Barrier>>> = StdArc::new(OnceLock::new());
+        let late: StdArc<StdMutex<Option<Handle>>> = StdArc::new(StdMutex::new(None));
+        let (s2, l2) = (StdArc::clone(&slot), StdArc::clone(&late));
+        let b = StdArc::new(Barrier::with_action(2, move || {
+            let me = StdArc::clone(s2.get().expect("set before the first wait"));
+            let c = thread::spawn(move || timed_wait(&me, "C (late arrival)"));
+            *l2.lock().unwrap() = Some(c);
+        }));
+        slot.set(StdArc::clone(&b)).ok().unwrap();
+        let b1 = StdArc::clone(&b);
+        let a = thread::spawn(move || timed_wait(&b1, "a party of round 1"));
+        let mine = timed_wait(&b, "a party of round 1");
+        let theirs = a.join().unwrap();
+        assert_eq!(mine.is_ok(), theirs.is_ok(), "{mine:?} {theirs:?}");
+        if let Some(c) = late.lock().unwrap().take() {
+            assert_eq!(c.join().unwrap(), Err(Error::BrokenBarrier));
+            assert!(b.broken());
+        }
+        assert_eq!(b.n_waiting(), 0);
+    });
+}
+
+/// Siblings of the schedule above: the same straggler and late arrival,
+/// and a party of round 1 that, once its wait returned, aborts or resets
+/// (while the straggler may still be collecting its result and the late
+/// arrival waiting). The parties of round 1 agree, the late arrival gets
+/// `Err`, nobody stays parked, no owed party is lost (after a `reset`, a
+/// full round of two untimed parties completes: a barrier left draining for
+/// ever would hang it), and after an `abort` the barrier ends broken. Deep
+/// (5 preemptions).
+#[test]
+fn late_arrival_and_straggler_vs_abort_or_reset() {
+    for abort in [true, false] {
+        crate::support::deep_model(move || {
+            use std::sync::{Arc as StdArc, Mutex as StdMutex, OnceLock};
+            type Handle = thread::JoinHandle<Result<usize, Error>>;
+            let slot: StdArc<OnceLock<StdArc<Barrier>>> = StdArc::new(OnceLock::new());
+            // (the late arrival, whether it was started: only in round 1)
+            let late: StdArc<StdMutex<(Option<Handle>, bool)>> =
+                StdArc::new(StdMutex::new((None, false)));
+            let (s2, l2) = (StdArc::clone(&slot), StdArc::clone(&late));
+            let b = StdArc::new(Barrier::with_action(2, move || {
+                let mut late = l2.lock().unwrap();
+                if !late.1 {
+                    let me = StdArc::clone(s2.get().expect("set before the first wait"));
+                    *late = (Some(thread::spawn(move || me.wait_timeout(T))), true);
+                }
+            }));
+            slot.set(StdArc::clone(&b)).ok().unwrap();
+            let b1 = StdArc::clone(&b);
+            let a = thread::spawn(move || b1.wait_timeout(T));
+            let mine = b.wait_timeout(T);
+            if abort {
+                b.abort();
+            } else {
+                b.reset();
+            }
+            let theirs = a.join().unwrap();
+            assert_eq!(mine.is_ok(), theirs.is_ok(), "{mine:?} {theirs:?}");
+            // (and no late arrival in the check round below)
+            let c = std::mem::replace(&mut *late.lock().unwrap(), (None, true)).0;
+            if let Some(c) = c {
+                assert_eq!(
+                    c.join().unwrap(),
+                    Err(Error::BrokenBarrier),
+                    "the late arrival"
+                );
+            }
+            assert_eq!(b.n_waiting(), 0);
+            if abort {
+                assert!(b.broken());
+            } else {
+                b.reset();
+                let b1 = StdArc::clone(&b);
+                let t = thread::spawn(move || b1.wait());
+                let mine = b.wait().unwrap();
+                assert_eq!(mine + t.join().unwrap().unwrap(), 1);
+            }
+        });
+    }
 }

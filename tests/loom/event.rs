@@ -111,3 +111,24 @@ fn ping_pong_no_stale_wake_up() {
         peer.join().unwrap();
     });
 }
+
+/// The destruction promise: a waiter woken by `set` (or seeing the flag
+/// already raised), as the last user, may free the event while `set` is
+/// still returning; `set` must not touch it after raising the flag.
+#[test]
+fn woken_waiter_may_free_the_event() {
+    crate::support::deep_model(|| {
+        let ev = crate::lock::Freeable::new(Event::new());
+        let setter = thread::spawn(move || ev.get().set());
+        let waiter = thread::spawn(move || ev.get().wait_timeout(LONG));
+        if !waiter.join().unwrap() {
+            ev.get().wait();
+        }
+        // SAFETY: the waiter returned; `set` is the only other use, and the
+        // flag it raised is what let us through.
+        unsafe { ev.free() };
+        setter.join().unwrap();
+        // SAFETY: freed above; every thread is joined.
+        unsafe { ev.dealloc() };
+    });
+}

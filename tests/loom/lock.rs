@@ -3,8 +3,64 @@
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-use pysync::Lock;
+use pysync::{Error, Lock};
 use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(3600);
+
+/// A primitive on the heap that its last user frees, as bindings do (a
+/// Python object, an FFI handle, an `Arc` dropped by whoever acquired last).
+/// "Freeing" drops it in place: under loom pysync's state words are checked
+/// (`park::Watched`), so any later access by a call still in progress
+/// panics, and the memory itself is released only at the end of the
+/// execution, so that the late access is caught instead of being UB.
+pub struct Freeable<T>(*mut T);
+
+impl<T> Clone for Freeable<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Freeable<T> {}
+
+// SAFETY: a pointer to a `Sync` primitive, shared by the model's threads;
+// the models free it once, after every other user is done with it (that is
+// what they check), and deallocate it after joining every thread.
+unsafe impl<T: Sync> Send for Freeable<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for Freeable<T> {}
+
+impl<T> Freeable<T> {
+    pub fn new(value: T) -> Self {
+        Freeable(Box::into_raw(Box::new(value)))
+    }
+
+    pub fn get(&self) -> &T {
+        // SAFETY: the allocation lives until `dealloc`, which the models call
+        // last; after `free` a pysync primitive panics on any access.
+        unsafe { &*self.0 }
+    }
+
+    /// Drops the value in place: the last user is done with it.
+    ///
+    /// # Safety
+    /// Once per value, by its last user.
+    pub unsafe fn free(self) {
+        // SAFETY: the caller's contract.
+        unsafe { core::ptr::drop_in_place(self.0) }
+    }
+
+    /// Releases the memory of a value already freed.
+    ///
+    /// # Safety
+    /// After `free`, once every thread has been joined.
+    pub unsafe fn dealloc(self) {
+        // SAFETY: allocated by `Box::new` in `new`; `ManuallyDrop` has the
+        // same layout and does not drop the value a second time.
+        drop(unsafe { Box::from_raw(self.0.cast::<core::mem::ManuallyDrop<T>>()) });
+    }
+}
 
 /// Shared data that loom checks for unsynchronised access.
 struct Guarded {
@@ -197,5 +253,144 @@ fn hand_off_after_release_races_a_barger() {
         }
         assert!(g.get() >= 2);
         assert!(!g.lock.locked());
+    });
+}
+
+/// Both answers of "is the longest waiter's fairness deadline due?" are
+/// explored at the very first slow release: some execution hands the lock
+/// off (the waiter wakes with the hand-off token, 1) and some wakes the
+/// waiter to retry (token 0). Under the old "every other call is due"
+/// stand-in for the clock, the first slow release was never a hand-off.
+#[test]
+fn first_slow_release_explores_hand_off_and_plain_wake() {
+    let _ = pysync::loom_support::take_unpark_tokens_seen();
+    crate::support::model(|| {
+        let g = Guarded::new();
+        g.lock.acquire();
+        let t = {
+            let g = g.clone();
+            thread::spawn(move || {
+                g.lock.acquire();
+                g.bump();
+                g.lock.release().unwrap();
+            })
+        };
+        g.lock.release().unwrap();
+        t.join().unwrap();
+        assert_eq!(g.get(), 1);
+        assert!(!g.lock.locked());
+    });
+    let seen = pysync::loom_support::take_unpark_tokens_seen();
+    assert!(
+        seen.contains(&1) && seen.contains(&0),
+        "unpark tokens seen: {seen:?} (want both the plain wake-up 0 and the hand-off 1)"
+    );
+}
+
+/// Time is the model's: a timed waiter whose real timeout is shorter than
+/// the time it takes to get to its park still parks and races the release
+/// in the model (some execution wakes it with a token). When the real clock
+/// decided, the deadline had always passed by then, the waiter never
+/// parked, and the "timeout races the wake-up" schedules were never
+/// explored (and on a loaded machine a longer timeout flipped between runs:
+/// "Is the model fully deterministic?").
+#[test]
+fn timed_waiter_parks_whatever_the_real_timeout() {
+    let _ = pysync::loom_support::take_unpark_tokens_seen();
+    crate::support::model(|| {
+        let g = Guarded::new();
+        g.lock.acquire();
+        let t = {
+            let g = g.clone();
+            thread::spawn(move || {
+                let got = g.lock.acquire_timeout(Duration::from_nanos(1));
+                if got {
+                    g.bump();
+                    g.lock.release().unwrap();
+                }
+                got
+            })
+        };
+        g.lock.release().unwrap();
+        let got = t.join().unwrap();
+        assert_eq!(g.get(), usize::from(got));
+        assert!(!g.lock.locked());
+    });
+    let seen = pysync::loom_support::take_unpark_tokens_seen();
+    assert!(
+        !seen.is_empty(),
+        "the timed waiter was never woken from a park: it never parked"
+    );
+}
+
+/// The destruction promise: the thread that acquires the lock after a
+/// release, and is its last user, may free it at once; the release must not
+/// touch the lock after the store that let that thread in. The waiter is
+/// parked or about to park, so the release takes its slow path (plain
+/// wake-up, hand-off or, if the waiter is not queued yet, neither), and a
+/// timed waiter may also time out and come back.
+fn next_owner_frees_the_lock(release: fn(&Lock) -> Result<(), Error>, timed: bool) {
+    crate::support::deep_model(move || {
+        let lock = Freeable::new(Lock::new());
+        lock.get().acquire();
+        let waiter = thread::spawn(move || {
+            let l = lock.get();
+            if !(timed && l.acquire_timeout(LONG)) {
+                l.acquire();
+            }
+            l.release().unwrap();
+            // SAFETY: the main thread's release was the only other use.
+            unsafe { lock.free() };
+        });
+        release(lock.get()).unwrap();
+        waiter.join().unwrap();
+        // SAFETY: freed by the waiter; every thread is joined.
+        unsafe { lock.dealloc() };
+    });
+}
+
+#[test]
+fn next_owner_may_free_the_lock_after_release() {
+    next_owner_frees_the_lock(Lock::release, false);
+}
+
+#[test]
+fn next_owner_may_free_the_lock_after_release_fair() {
+    next_owner_frees_the_lock(Lock::release_fair, false);
+}
+
+#[test]
+fn timed_next_owner_may_free_the_lock_after_release() {
+    next_owner_frees_the_lock(Lock::release, true);
+}
+
+/// Two threads release one acquisition while a third waits (so the
+/// releases take the slow path, where one may hand the lock to the waiter):
+/// every acquisition is released exactly once, the extra release is
+/// `Err(ReleaseUnlocked)`, and nobody is left parked.
+#[test]
+fn racing_releases_of_one_acquisition_with_a_waiter() {
+    crate::support::model(|| {
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        let waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                lock.acquire();
+                lock.release()
+            })
+        };
+        let other = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.release())
+        };
+        let mine = lock.release();
+        let results = [mine, other.join().unwrap(), waiter.join().unwrap()];
+        // Two acquisitions (ours and the waiter's), each released once.
+        let oks = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(oks, 2, "{results:?}");
+        assert!(results.contains(&Err(Error::ReleaseUnlocked)));
+        assert!(!lock.locked());
+        assert!(lock.try_acquire(), "no stale state left behind");
     });
 }

@@ -74,3 +74,29 @@ fn release_save_restore_across_threads() {
         assert!(!r.locked());
     });
 }
+
+/// The destruction promise: the thread that acquires the RLock after the
+/// owner's last release, and is its last user, may free it at once; the
+/// release must not touch it afterwards (the owner's bookkeeping happens
+/// before the inner lock's release).
+#[test]
+fn next_owner_may_free_the_rlock() {
+    crate::support::deep_model(|| {
+        let r = crate::lock::Freeable::new(RLock::new());
+        r.get().acquire();
+        r.get().acquire();
+        let waiter = thread::spawn(move || {
+            let l = r.get();
+            l.acquire();
+            assert_eq!(l.recursion_count(), 1);
+            l.release().unwrap();
+            // SAFETY: the main thread's releases were the only other use.
+            unsafe { r.free() };
+        });
+        r.get().release().unwrap();
+        r.get().release().unwrap();
+        waiter.join().unwrap();
+        // SAFETY: freed by the waiter; every thread is joined.
+        unsafe { r.dealloc() };
+    });
+}

@@ -4,6 +4,7 @@
 //! "release races a timeout" schedule is explored; an untimed waiter that
 //! nobody wakes shows up as a loom deadlock (a lost permit).
 
+use crate::lock::Freeable;
 use loom::sync::Arc;
 use loom::thread;
 use pysync::{BoundedSemaphore, Semaphore};
@@ -122,15 +123,13 @@ fn bounded_release_vs_timeout() {
     });
 }
 
-/// `release()` is a bare `fetch_add(1)`: with a waiter parked it adds a
-/// *pending* permit and then hands it off under the queue lock. The race
-/// this design introduces: the last waiter times out between the
-/// `fetch_add` and the hand-off. Its timeout must move the pending permit to
-/// the count (W+p → p), and the late hand-off must then find nothing to do;
-/// a barger may take the permit only once nobody is parked. Permits taken
-/// plus permits left is always exactly 1.
+/// A `release()` that finds a waiter parked hands its permit off under the
+/// queue lock, while the last waiter may time out first (leaving the
+/// waiters state, so the release must start over with the CAS on the
+/// count); a barger may take the permit only once nobody is parked. Permits
+/// taken plus permits left is always exactly 1.
 #[test]
-fn release_fetch_add_vs_last_timeout() {
+fn release_vs_last_timeout_and_barger() {
     crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
@@ -145,12 +144,11 @@ fn release_fetch_add_vs_last_timeout() {
     });
 }
 
-/// Two `release()`s from two threads both land in the waiters range (two
-/// pending permits) while the only waiter may time out: one reconcile may
-/// hand off or free both permits, the other then finds none pending; none
-/// is lost or doubled.
+/// Two `release()`s from two threads both find the waiter parked while it
+/// may time out: each hands its own permit off or adds it to the count;
+/// none is lost or doubled.
 #[test]
-fn two_pending_releases_vs_timeout() {
+fn two_releases_vs_timeout() {
     crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
@@ -169,7 +167,7 @@ fn two_pending_releases_vs_timeout() {
 /// always get a permit (a lost hand-off is a loom deadlock), and the permits
 /// are conserved whatever the timed one does.
 #[test]
-fn pending_releases_reach_untimed_waiter() {
+fn releases_reach_untimed_waiter() {
     crate::support::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let s1 = Arc::clone(&sem);
@@ -181,5 +179,49 @@ fn pending_releases_reach_untimed_waiter() {
         untimed.join().unwrap();
         let got = timed.join().unwrap();
         assert_eq!(1 + usize::from(got) + sem.available(), 2);
+    });
+}
+
+/// The destruction promise (POSIX's `sem_destroy` after `sem_wait`, glibc
+/// bug 12674): the thread that ends up with the permit, as the last user,
+/// may free the semaphore while the `release` that provided it is still
+/// returning. A waiter parks (and may time out, leaving the semaphore with
+/// no waiter); `release()` either hands the permit to it or adds it to the
+/// count, where the main thread takes it. The release must not touch the
+/// semaphore after the step that makes its permit available.
+#[test]
+fn taker_may_free_the_semaphore_after_release() {
+    crate::support::deep_model(|| {
+        let sem = Freeable::new(Semaphore::new(0));
+        let releaser = thread::spawn(move || sem.get().release());
+        let waiter = thread::spawn(move || sem.get().acquire_timeout(LONG));
+        if !waiter.join().unwrap() {
+            sem.get().acquire();
+        }
+        // SAFETY: the waiter returned; the releaser's call is the only other
+        // use, and it made the permit we hold available.
+        unsafe { sem.free() };
+        releaser.join().unwrap();
+        // SAFETY: freed above; every thread is joined.
+        unsafe { sem.dealloc() };
+    });
+}
+
+/// The same for the checked release of a `BoundedSemaphore`.
+#[test]
+fn taker_may_free_the_bounded_semaphore_after_release() {
+    crate::support::deep_model(|| {
+        let sem = Freeable::new(BoundedSemaphore::new(1));
+        assert!(sem.get().try_acquire());
+        let releaser = thread::spawn(move || sem.get().release());
+        let waiter = thread::spawn(move || sem.get().acquire_timeout(LONG));
+        if !waiter.join().unwrap() {
+            sem.get().acquire();
+        }
+        // SAFETY: as above.
+        unsafe { sem.free() };
+        assert_eq!(releaser.join().unwrap(), Ok(()));
+        // SAFETY: as above.
+        unsafe { sem.dealloc() };
     });
 }

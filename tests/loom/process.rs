@@ -1,0 +1,394 @@
+//! Loom models of `pysync::process`'s state machines: threads stand in for
+//! processes (each with its own token, `ModelCx`), and a process's death
+//! (SIGKILL: everything it holds stays as it is) is a step of the model.
+//! The futex seam is modelled as address-keyed queues; a death tells every
+//! blocked waiter to re-check liveness, which is what a slice's end does
+//! for real. A lost wake-up or a death nobody notices is a loom deadlock.
+
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use pysync::process::raw::{
+    CondLock, Cx, Got, ModelCx, Procs, RawBarrier, RawCond, RawLock, RawSem,
+};
+use std::time::{Duration, Instant};
+
+fn deadline() -> Option<Instant> {
+    // Under loom the value is never read: a timed wait times out where loom
+    // schedules it.
+    Some(Instant::now() + Duration::from_secs(1))
+}
+
+struct Guarded {
+    lock: RawLock,
+    data: UnsafeCell<usize>,
+}
+
+// SAFETY: `data` is only touched under `lock` (what the models check).
+unsafe impl Sync for Guarded {}
+// SAFETY: as above.
+unsafe impl Send for Guarded {}
+
+impl Guarded {
+    fn new() -> Arc<Guarded> {
+        Arc::new(Guarded {
+            lock: RawLock::new(),
+            data: UnsafeCell::new(0),
+        })
+    }
+    fn bump(&self) {
+        // SAFETY: the caller holds `lock`; loom checks the claim.
+        self.data.with_mut(|d| unsafe { *d += 1 });
+    }
+}
+
+#[test]
+fn lock_excludes_between_processes() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let g = Guarded::new();
+        let t = {
+            let (g, cx) = (g.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                assert!(g.lock.acquire(&cx, None).ok());
+                g.bump();
+                g.lock.release(cx.me()).unwrap();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        assert!(g.lock.acquire(&cx, None).ok());
+        g.bump();
+        g.lock.release(cx.me()).unwrap();
+        t.join().unwrap();
+        assert!(!g.lock.locked());
+    });
+}
+
+#[test]
+fn holder_dies_waiter_recovers_with_owner_died() {
+    // The holder takes the lock and dies holding it; a waiter blocked with
+    // no timeout must get it, told the owner died (never a deadlock, never
+    // two holders).
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let g = Guarded::new();
+        let holder = {
+            let (g, cx) = (g.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                assert!(g.lock.acquire(&cx, None).ok());
+                g.bump();
+                cx.die();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        let got = g.lock.acquire(&cx, None);
+        assert!(got.ok());
+        g.bump();
+        if got == Got::Recovered {
+            assert!(g.lock.owner_died());
+        }
+        g.lock.release(cx.me()).unwrap();
+        if got == Got::Yes {
+            // We went first: the holder then took it and died with it.
+            holder.join().unwrap();
+            assert_eq!(g.lock.acquire(&cx, None), Got::Recovered);
+            g.lock.release(cx.me()).unwrap();
+        } else {
+            holder.join().unwrap();
+        }
+        assert!(!g.lock.locked());
+    });
+}
+
+#[test]
+fn holder_dies_while_a_timed_waiter_and_a_blocked_one_wait() {
+    // One waiter may time out at any point; the other, untimed, must end up
+    // with the lock whichever recovers it.
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cx1 = ModelCx::new(&procs, 1);
+        assert!(lock.acquire(&cx1, None).ok());
+        let timed = {
+            let (lock, cx) = (lock.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || {
+                let got = lock.acquire(&cx, deadline());
+                if got.ok() {
+                    lock.release(cx.me()).unwrap();
+                }
+            })
+        };
+        let blocked = {
+            let (lock, cx) = (lock.clone(), ModelCx::new(&procs, 3));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                lock.release(cx.me()).unwrap();
+            })
+        };
+        cx1.die();
+        timed.join().unwrap();
+        blocked.join().unwrap();
+        assert!(!lock.locked());
+    });
+}
+
+#[test]
+fn release_races_a_timed_waiter_without_losing_the_wakeup() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cx1 = ModelCx::new(&procs, 1);
+        assert!(lock.acquire(&cx1, None).ok());
+        let timed = {
+            let (lock, cx) = (lock.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || {
+                if lock.acquire(&cx, deadline()).ok() {
+                    lock.release(cx.me()).unwrap();
+                }
+            })
+        };
+        let blocked = {
+            let (lock, cx) = (lock.clone(), ModelCx::new(&procs, 3));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                lock.release(cx.me()).unwrap();
+            })
+        };
+        lock.release(cx1.me()).unwrap();
+        timed.join().unwrap();
+        blocked.join().unwrap();
+        assert!(!lock.locked());
+    });
+}
+
+#[test]
+fn semaphore_permit_of_a_dead_holder_comes_back() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(1, pysync::process::raw::MAX_PERMITS));
+        let holder = {
+            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || sem.access_then_die(&cx))
+        };
+        let cx = ModelCx::new(&procs, 2);
+        // Blocks until the permit is free, or returned from the dead holder.
+        assert!(sem.acquire(&cx, None, false));
+        sem.release(&cx, 1).unwrap();
+        holder.join().unwrap();
+        // Whatever the order, the permit is back once reclaimed.
+        sem.reclaim(&cx);
+        assert_eq!(sem.available(), 1);
+    });
+}
+
+#[test]
+fn semaphore_release_races_a_timeout_without_losing_a_permit() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
+        let waiter = {
+            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || sem.acquire(&cx, deadline(), false))
+        };
+        let cx = ModelCx::new(&procs, 2);
+        sem.release(&cx, 1).unwrap();
+        let got = waiter.join().unwrap();
+        assert_eq!(sem.available(), if got { 0 } else { 1 });
+    });
+}
+
+/// The condition's user lock, for the models: a `RawLock` held by one
+/// modelled process.
+struct UserLock<'a> {
+    lock: &'a RawLock,
+    cx: &'a ModelCx,
+}
+
+impl CondLock for UserLock<'_> {
+    type Saved = ();
+    fn is_held(&self) -> bool {
+        self.lock.holder() == self.cx.me()
+    }
+    fn release_save(&self) -> Option<()> {
+        self.lock.release(self.cx.me()).ok()
+    }
+    fn acquire_restore(&self, (): ()) {
+        let _ = self.lock.acquire(self.cx, None);
+    }
+}
+
+#[test]
+fn condition_waiter_dying_around_notify_does_not_swallow_it() {
+    // A queues first and dies (before or after the notify: the model
+    // decides); B queues second. notify(1) must reach B either way.
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let cx_a = ModelCx::new(&procs, 1);
+        {
+            assert!(lock.acquire(&cx_a, None).ok());
+            cond.enqueue_then_die(
+                &cx_a,
+                &UserLock {
+                    lock: &lock,
+                    cx: &cx_a,
+                },
+            );
+        }
+        let (tx, rx) = loom::sync::mpsc::channel();
+        let b = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                tx.send(()).unwrap();
+                let user = UserLock {
+                    lock: &lock,
+                    cx: &cx,
+                };
+                let notified = cond.wait(&cx, &user, None).unwrap();
+                lock.release(cx.me()).unwrap();
+                notified
+            })
+        };
+        let cx = ModelCx::new(&procs, 3);
+        // B holds the lock; once we get it, B is queued behind A.
+        rx.recv().unwrap();
+        assert!(lock.acquire(&cx, None).ok());
+        // A's cell is still queued, or B already reclaimed it (A is dead).
+        assert!(cond.waiters() >= 1);
+        cond.notify(&cx, 1);
+        lock.release(cx.me()).unwrap();
+        assert!(b.join().unwrap(), "B got the notification");
+    });
+}
+
+#[test]
+fn condition_notify_races_a_timeout() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let w = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                let user = UserLock {
+                    lock: &lock,
+                    cx: &cx,
+                };
+                let r = cond.wait(&cx, &user, deadline()).unwrap();
+                lock.release(cx.me()).unwrap();
+                r
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        assert!(lock.acquire(&cx, None).ok());
+        let queued = cond.waiters() == 1;
+        cond.notify(&cx, 1);
+        lock.release(cx.me()).unwrap();
+        let notified = w.join().unwrap();
+        // A waiter queued before the notify either took it or gave up
+        // before it (then nobody was owed it): never both, never lost.
+        if !queued {
+            assert!(!notified);
+        }
+        assert_eq!(cond.waiters(), 0);
+    });
+}
+
+#[test]
+fn barrier_party_dying_inside_wait_breaks_the_round() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let b = Arc::new(RawBarrier::new(3, u64::MAX));
+        let dying = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || b.arrive_then_die(&cx))
+        };
+        let other = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || b.wait(&cx, None, None))
+        };
+        dying.join().unwrap();
+        // The dead party arrived and died: the live one, waiting without a
+        // timeout, must not wait forever.
+        let cx = ModelCx::new(&procs, 3);
+        let r = other.join().unwrap();
+        assert!(r.is_err(), "the round broke");
+        assert!(b.broken());
+        b.reset(&cx);
+        assert!(!b.broken());
+    });
+}
+
+#[test]
+fn event_waiter_woken_by_set_returns_true_even_if_cleared_at_once() {
+    use pysync::process::raw::RawEvent;
+    crate::support::model(|| {
+        let ev = Arc::new(RawEvent::new());
+        let w = {
+            let ev = ev.clone();
+            thread::spawn(move || ev.wait(None))
+        };
+        // Set and clear once the waiter waits (a waiter that starts after
+        // a set-and-clear rightly blocks, as in Python).
+        while !ev.has_waiters() {
+            thread::yield_now();
+        }
+        ev.set();
+        ev.clear();
+        assert!(w.join().unwrap(), "a waiter never misses a set");
+    });
+}
+
+#[test]
+fn rlock_owner_dies_at_depth_two_next_owner_starts_at_one() {
+    use pysync::process::raw::RawRLock;
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let rl = Arc::new(RawRLock::new());
+        let holder = {
+            let (rl, cx) = (rl.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                assert!(rl.acquire(&cx, None, false).ok());
+                assert!(rl.acquire(&cx, None, false).ok());
+                cx.die();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        let got = rl.acquire(&cx, None, false);
+        assert!(got.ok());
+        assert_eq!(rl.recursion_count(cx.me()), 1);
+        rl.release(cx.me()).unwrap();
+        holder.join().unwrap();
+        if got == Got::Yes {
+            // We went first; the holder then died at depth 2.
+            assert_eq!(rl.acquire(&cx, None, false), Got::Recovered);
+            assert_eq!(rl.recursion_count(cx.me()), 1);
+            rl.release(cx.me()).unwrap();
+        }
+        assert!(!rl.raw().locked());
+    });
+}
+
+#[test]
+fn barrier_timeout_never_breaks_a_completed_round() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let b = Arc::new(RawBarrier::new(2, u64::MAX));
+        let timed = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || b.wait(&cx, deadline(), None))
+        };
+        let cx = ModelCx::new(&procs, 2);
+        let mine = b.wait(&cx, deadline(), None);
+        let theirs = timed.join().unwrap();
+        // Both completed the round (indices 0 and 1), or it broke for both.
+        match (mine, theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a + b, 1),
+            (Err(_), Err(_)) => {}
+            other => panic!("one completed, one broke: {other:?}"),
+        }
+    });
+}
