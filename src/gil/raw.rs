@@ -1294,6 +1294,7 @@ mod tests {
 
     #[test]
     fn serves_least_used_first_in_queue_order() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let (a, b, c) = (waiter(30, 0), waiter(10, 0), waiter(10, 0));
         let s = scan(&[&a, &b, &c]);
         assert_eq!(s.pick(0), Some(Token::of(&b).park_token()));
@@ -1302,6 +1303,7 @@ mod tests {
 
     #[test]
     fn a_spinner_within_the_granularity_goes_first() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let sleeper = waiter(100, 0);
         let spinner = waiter(105, Flags::SPINNING | Flags::REQUESTER);
         let s = scan(&[&sleeper, &spinner]);
@@ -1314,6 +1316,7 @@ mod tests {
 
     #[test]
     fn policy_places_and_thresholds() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let p = Policy {
             interval: 5_000_000,
         };
@@ -1346,6 +1349,7 @@ mod tests {
     /// then).
     #[test]
     fn validate_plans_against_the_current_holder() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let gil = RawGil::new(5_000_000);
         let vr = Cell::new(0);
         assert!(gil.try_acquire());
@@ -1377,6 +1381,7 @@ mod tests {
     /// others were served (the floor rose), it keeps its place.
     #[test]
     fn a_newcomer_keeps_its_place_across_wake_ups() {
+        let _watchdog = crate::test_watchdog::watchdog();
         let gil = RawGil::new(5_000_000);
         let vr = Cell::new(0);
         assert!(gil.try_acquire());
