@@ -122,7 +122,8 @@
 //!
 //! ## Cargo features
 //!
-//! * `deadlock_detection`: [`deadlock::check_deadlock`] reports cycles of
+//! * `deadlock_detection`: `deadlock::check_deadlock` (a module built only
+//!   with the feature, so not linked from here) reports cycles of
 //!   threads blocked on each other's `Lock`s and `RLock`s, with backtraces.
 //!   Zero cost when off.
 #![warn(missing_docs, missing_debug_implementations)]
