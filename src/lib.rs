@@ -128,6 +128,7 @@
 //!   Zero cost when off.
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod blocking;
 mod deadline;
 #[cfg(all(feature = "deadlock_detection", not(loom)))]
 pub mod deadlock;

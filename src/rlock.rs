@@ -11,13 +11,14 @@
 //! there unless it really is the owner; every other ordering comes from
 //! `lock`'s Acquire/Release.
 
+use crate::blocking::{self, RawAcquire};
 use crate::error::Error;
 use crate::lock::Lock;
 use crate::park;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, thread_id};
 use core::fmt;
 use core::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A re-entrant lock with Python's `threading.RLock` semantics.
 ///
@@ -85,67 +86,12 @@ impl RLock {
         }
     }
 
-    /// Acquires the lock, blocking unless the calling thread already owns it
-    /// (then the recursion depth goes up by one).
-    ///
-    /// # Panics
-    /// If the recursion depth would exceed `u32::MAX`.
-    ///
-    /// ```
-    /// let r = pysync::RLock::new();
-    /// r.acquire();
-    /// r.acquire();
-    /// assert_eq!(r.recursion_count(), 2);
-    /// # r.release().unwrap(); r.release().unwrap();
-    /// ```
-    #[inline]
-    pub fn acquire(&self) {
-        let me = thread_id();
-        if !self.reenter(me) {
-            self.lock.acquire();
-            self.became_owner(me, 1);
-        }
-    }
-
-    /// Acquires without blocking; `true` on success (or re-entry).
-    ///
-    /// ```
-    /// let r = pysync::RLock::new();
-    /// assert!(r.try_acquire());
-    /// assert!(r.try_acquire()); // re-entry never blocks
-    /// # r.release().unwrap(); r.release().unwrap();
-    /// ```
-    #[inline]
-    pub fn try_acquire(&self) -> bool {
-        self.acquire_with(|l| l.try_acquire())
-    }
-
-    /// Waits at most `timeout`; `Duration::ZERO` is a try and
-    /// `Duration::MAX` waits forever.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let r = pysync::RLock::new();
-    /// assert!(r.acquire_timeout(Duration::from_millis(1)));
-    /// # r.release().unwrap();
-    /// ```
-    #[inline]
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.acquire_with(|l| l.acquire_timeout(timeout))
-    }
-
-    /// Waits until `deadline`; a deadline in the past is a try.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    /// let r = pysync::RLock::new();
-    /// assert!(r.acquire_until(Instant::now()));
-    /// # r.release().unwrap();
-    /// ```
-    #[inline]
-    pub fn acquire_until(&self, deadline: Instant) -> bool {
-        self.acquire_with(|l| l.acquire_until(deadline))
-    }
+    blocking::acquire_forms!("the lock (or re-enters it, one level deeper, if the calling thread owns it)", "rlock" = "pysync::RLock::new()"; |r| r);
+    blocking::guard_forms!(
+        "the lock (or one more level of it)", "rlock" = "pysync::RLock::new()";
+        lock, try_lock, lock_timeout, lock_until -> RLockGuard<'_> = |r| RLockGuard::new(r);
+        |r| r
+    );
 
     /// Releases one level; the lock is freed when the depth reaches zero.
     ///
@@ -216,59 +162,6 @@ impl RLock {
         self.lock.locked()
     }
 
-    /// Acquires and returns a guard that releases one level on drop.
-    /// The guard is `!Send`: an RLock must be released by its owner.
-    ///
-    /// ```
-    /// let r = pysync::RLock::new();
-    /// let outer = r.lock();
-    /// let inner = r.lock();
-    /// drop(inner);
-    /// assert!(r.is_owned());
-    /// drop(outer);
-    /// assert!(!r.locked());
-    /// ```
-    #[inline]
-    pub fn lock(&self) -> RLockGuard<'_> {
-        self.acquire();
-        RLockGuard::new(self)
-    }
-
-    /// A guard if the lock can be taken (or re-entered) now.
-    ///
-    /// ```
-    /// let r = pysync::RLock::new();
-    /// assert!(r.try_lock().is_some());
-    /// ```
-    #[inline]
-    pub fn try_lock(&self) -> Option<RLockGuard<'_>> {
-        self.try_acquire().then(|| RLockGuard::new(self))
-    }
-
-    /// A guard if the lock is taken within `timeout`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let r = pysync::RLock::new();
-    /// assert!(r.lock_timeout(Duration::from_millis(1)).is_some());
-    /// ```
-    #[inline]
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
-        self.acquire_timeout(timeout).then(|| RLockGuard::new(self))
-    }
-
-    /// A guard if the lock is taken by `deadline`.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    /// let r = pysync::RLock::new();
-    /// assert!(r.lock_until(Instant::now()).is_some());
-    /// ```
-    #[inline]
-    pub fn lock_until(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
-        self.acquire_until(deadline).then(|| RLockGuard::new(self))
-    }
-
     /// Releases every recursion level at once and returns them, for a later
     /// [`acquire_restore`](RLock::acquire_restore) (Python's
     /// `_release_save`, what `Condition.wait` does).
@@ -318,18 +211,14 @@ impl RLock {
         true
     }
 
+    /// Records ownership if `acquired` (`lock` was just acquired); returns
+    /// `acquired`.
     #[inline]
-    fn acquire_with(&self, take: impl FnOnce(&Lock) -> bool) -> bool {
-        let me = thread_id();
-        if self.reenter(me) {
-            return true;
-        }
-        if take(&self.lock) {
+    fn became_owner_if(&self, me: usize, acquired: bool) -> bool {
+        if acquired {
             self.became_owner(me, 1);
-            true
-        } else {
-            false
         }
+        acquired
     }
 
     /// Records ownership right after `lock` was acquired.
@@ -378,6 +267,28 @@ impl RLock {
     /// Restores ownership after the inner lock was acquired by the caller.
     pub(crate) fn restore_owned(&self, saved: RLockSaved) {
         self.became_owner(thread_id(), saved.count);
+    }
+}
+
+/// The waiting forms' core: re-entry by the owner, else the inner
+/// [`Lock`]'s, then ownership recorded.
+impl RawAcquire for RLock {
+    #[inline]
+    fn try_fast(&self) -> bool {
+        let me = thread_id();
+        self.reenter(me) || self.became_owner_if(me, self.lock.try_fast())
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> bool {
+        let me = thread_id();
+        self.reenter(me) || self.became_owner_if(me, RawAcquire::try_acquire(&self.lock))
+    }
+
+    /// Only after `try_fast` failed: the caller is not the owner.
+    #[inline]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        self.became_owner_if(thread_id(), self.lock.acquire_slow(deadline))
     }
 }
 

@@ -71,6 +71,8 @@ impl SpinWait {
     /// Spins a little; returns `false` once spinning should give way to parking.
     #[inline]
     pub(crate) fn spin(&mut self) -> bool {
+        #[cfg(test)]
+        blocking_steps::note();
         #[cfg(not(loom))]
         {
             self.inner.spin()
@@ -79,6 +81,31 @@ impl SpinWait {
         {
             false
         }
+    }
+}
+
+/// Unit tests only: how many blocking steps (a spin or yield of
+/// [`SpinWait`], a [`spin_before_sleep`], a park, a futex wait) the calling
+/// thread has taken, so a test can assert that a call took none:
+/// `Duration::ZERO` and a past deadline are exactly one non-blocking try
+/// (see `crate::blocking`).
+#[cfg(test)]
+pub(crate) mod blocking_steps {
+    use std::cell::Cell;
+
+    std::thread_local!(static STEPS: Cell<usize> = const { Cell::new(0) });
+
+    /// One blocking step by the calling thread. Never panics (it may run
+    /// in a seam callback).
+    pub(crate) fn note() {
+        let _ = STEPS.try_with(|s| s.set(s.get().wrapping_add(1)));
+    }
+
+    /// Runs `f`; its result and the blocking steps it took on this thread.
+    pub(crate) fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        let before = STEPS.with(Cell::get);
+        let r = f();
+        (r, STEPS.with(Cell::get) - before)
     }
 }
 
@@ -111,6 +138,8 @@ impl SpinWait {
 /// `before_sleep`) and must not panic. Under loom it never spins.
 #[inline]
 pub(crate) fn spin_before_sleep(done: impl FnMut() -> bool) -> bool {
+    #[cfg(test)]
+    blocking_steps::note();
     #[cfg(not(loom))]
     {
         spin::before_sleep(done)

@@ -311,6 +311,25 @@ fn semaphore_counts_and_bounds() {
 }
 
 #[test]
+fn semaphore_overflow_panic_with_waiters_queued_leaves_it_usable() {
+    // The overflow panic must come after the semaphore's inner lock is
+    // released: a panic under it would leave that (process-shared) lock
+    // held, and every later release or acquire would hang.
+    let _watchdog = common::watchdog();
+    let r = region();
+    let s = r.semaphore("s", 0).unwrap();
+    thread::scope(|sc| {
+        let waiter = common::spawn_parked(sc, || s.acquire_timeout(common::PROMPT));
+        let max = pysync::process::Semaphore::MAX_PERMITS;
+        let overflow = std::panic::catch_unwind(|| s.release_n(max + 1));
+        assert!(overflow.is_err(), "past MAX_PERMITS is a documented panic");
+        s.release();
+        assert!(waiter.join().unwrap(), "the queued waiter got the permit");
+    });
+    assert_eq!(s.available(), 0);
+}
+
+#[test]
 fn semaphore_serves_waiters_in_fifo_order() {
     let _watchdog = common::watchdog();
     let r = region();

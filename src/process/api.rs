@@ -1,11 +1,10 @@
 //! The public handles: what a [`Region`] hands out, with the thread
 //! primitives' API (four blocking forms, Python-worded errors, guards).
 
-use super::raw::{
-    CondLock, Got, MAX_PERMITS, RawBarrier, RawCond, RawEvent, RawLock, RawRLock, RawSem,
-};
+use super::raw::{CondLock, MAX_PERMITS, RawBarrier, RawCond, RawEvent, RawLock, RawRLock, RawSem};
 use super::region::{Kind, Obj, Region, RegionError};
-use crate::deadline;
+use crate::blocking::{self, RawAcquire};
+use crate::deadline::Deadline;
 use crate::error::Error;
 use core::fmt;
 use core::marker::PhantomData;
@@ -239,12 +238,6 @@ fn check_permits(permits: usize) -> Result<u32, RegionError> {
         ))
 }
 
-/// Maps a raw acquisition result to the thread API's `bool`.
-#[inline]
-fn ok(g: Got) -> bool {
-    g.ok()
-}
-
 // ===========================================================================
 // Lock
 // ===========================================================================
@@ -276,69 +269,12 @@ pub struct Lock {
 }
 
 impl Lock {
-    /// Blocks until acquired (Python's `acquire()`).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// lock.acquire();
-    /// # lock.release()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn acquire(&self) {
-        if !self.obj.try_fast(self.me) {
-            let _ = self.obj.acquire(self.obj.region(), None);
-        }
-    }
-
-    /// Acquires if free, never blocks (Python's `acquire(False)`).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// assert!(lock.try_acquire());
-    /// assert!(!lock.try_acquire());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn try_acquire(&self) -> bool {
-        self.obj.try_acquire(self.me)
-    }
-
-    /// Waits at most `timeout` (Python's `acquire(timeout=…)`);
-    /// `Duration::ZERO` is a try, `Duration::MAX` waits forever.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// assert!(lock.acquire_timeout(Duration::from_millis(5)));
-    /// assert!(!lock.acquire_timeout(Duration::from_millis(5)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.obj.try_fast(self.me)
-            || ok(self
-                .obj
-                .acquire(self.obj.region(), deadline::after(timeout)))
-    }
-
-    /// Waits until `deadline`; one in the past is a try.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// assert!(lock.acquire_until(Instant::now() + Duration::from_millis(5)));
-    /// assert!(!lock.acquire_until(Instant::now()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn acquire_until(&self, deadline: Instant) -> bool {
-        self.obj.try_fast(self.me) || ok(self.obj.acquire(self.obj.region(), Some(deadline)))
-    }
+    blocking::acquire_forms!("the lock", "lock" = "r.lock(\"l\")?" in process; |l| l);
+    blocking::guard_forms!(
+        "the lock", "lock" = "r.lock(\"l\")?" in process;
+        lock, try_lock, lock_timeout, lock_until -> LockGuard<'_> = |l| LockGuard { lock: l };
+        |l| l
+    );
 
     /// Releases it, from any thread of any process;
     /// `Err(ReleaseUnlocked)` if it is not locked. A release with nobody
@@ -397,64 +333,6 @@ impl Lock {
         self.obj.holder() == self.me
     }
 
-    /// Acquires and returns a guard that releases on drop (`with lock:`).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// {
-    ///     let _g = lock.lock();
-    ///     assert!(lock.locked());
-    /// }
-    /// assert!(!lock.locked());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn lock(&self) -> LockGuard<'_> {
-        self.acquire();
-        LockGuard { lock: self }
-    }
-
-    /// A guard if it is free now.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// let g = lock.try_lock().unwrap();
-    /// assert!(lock.try_lock().is_none());
-    /// # drop(g);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_lock(&self) -> Option<LockGuard<'_>> {
-        self.try_acquire().then_some(LockGuard { lock: self })
-    }
-
-    /// A guard if acquired within `timeout`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// assert!(lock.lock_timeout(std::time::Duration::from_millis(1)).is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.acquire_timeout(timeout)
-            .then_some(LockGuard { lock: self })
-    }
-
-    /// A guard if acquired by `deadline`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let lock = r.lock("l")?;
-    /// assert!(lock.lock_until(std::time::Instant::now()).is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_until(&self, deadline: Instant) -> Option<LockGuard<'_>> {
-        self.acquire_until(deadline)
-            .then_some(LockGuard { lock: self })
-    }
-
     /// The region this lock lives in.
     ///
     /// ```
@@ -464,6 +342,24 @@ impl Lock {
     /// ```
     pub fn region(&self) -> &Region {
         self.obj.region()
+    }
+}
+
+/// The waiting forms' core: the robust lock word.
+impl RawAcquire for Lock {
+    #[inline]
+    fn try_fast(&self) -> bool {
+        self.obj.try_fast(self.me)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> bool {
+        self.obj.try_acquire(self.me)
+    }
+
+    #[inline]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        self.obj.acquire_slow(self.obj.region(), deadline).ok()
     }
 }
 
@@ -550,56 +446,12 @@ pub struct RLock {
 }
 
 impl RLock {
-    /// Blocks until owned (re-entering if already owned).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let rl = r.rlock("r")?;
-    /// rl.acquire();
-    /// rl.acquire();
-    /// assert_eq!(rl.recursion_count(), 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire(&self) {
-        let _ = self.obj.acquire(self.obj.region(), None, false);
-    }
-
-    /// Acquires if free or owned, never blocks.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let rl = r.rlock("r")?;
-    /// assert!(rl.try_acquire());
-    /// assert!(rl.try_acquire());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        ok(self.obj.acquire(self.obj.region(), None, true))
-    }
-
-    /// Waits at most `timeout`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.rlock("r")?.acquire_timeout(std::time::Duration::ZERO));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        ok(self
-            .obj
-            .acquire(self.obj.region(), deadline::after(timeout), false))
-    }
-
-    /// Waits until `deadline`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.rlock("r")?.acquire_until(std::time::Instant::now()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_until(&self, deadline: Instant) -> bool {
-        ok(self.obj.acquire(self.obj.region(), Some(deadline), false))
-    }
+    blocking::acquire_forms!("the lock (or re-enters it, one level deeper, if the calling thread owns it)", "rlock" = "r.rlock(\"r\")?" in process; |l| l);
+    blocking::guard_forms!(
+        "the lock (or one more level of it)", "rlock" = "r.rlock(\"r\")?" in process;
+        lock, try_lock, lock_timeout, lock_until -> RLockGuard<'_> = |l| RLockGuard { rlock: l, _not_send: PhantomData };
+        |l| l
+    );
 
     /// Releases one level; `Err(NotOwned)` if the calling thread does not
     /// own it.
@@ -657,65 +509,18 @@ impl RLock {
     pub fn owner_died(&self) -> bool {
         self.obj.raw().owner_died()
     }
+}
 
-    /// Acquires and returns a guard (`!Send`) that releases on drop.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let rl = r.rlock("r")?;
-    /// let _a = rl.lock();
-    /// let _b = rl.lock();
-    /// assert_eq!(rl.recursion_count(), 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock(&self) -> RLockGuard<'_> {
-        self.acquire();
-        RLockGuard {
-            rlock: self,
-            _not_send: PhantomData,
-        }
+/// The waiting forms' core: re-entry, else the inner robust lock.
+impl RawAcquire for RLock {
+    #[inline]
+    fn try_acquire(&self) -> bool {
+        self.obj.acquire(self.obj.region(), None, true).ok()
     }
 
-    /// A guard if free or owned now.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.rlock("r")?.try_lock().is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_lock(&self) -> Option<RLockGuard<'_>> {
-        self.try_acquire().then_some(RLockGuard {
-            rlock: self,
-            _not_send: PhantomData,
-        })
-    }
-
-    /// A guard if acquired within `timeout`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.rlock("r")?.lock_timeout(std::time::Duration::ZERO).is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
-        self.acquire_timeout(timeout).then_some(RLockGuard {
-            rlock: self,
-            _not_send: PhantomData,
-        })
-    }
-
-    /// A guard if acquired by `deadline`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.rlock("r")?.lock_until(std::time::Instant::now()).is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_until(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
-        self.acquire_until(deadline).then_some(RLockGuard {
-            rlock: self,
-            _not_send: PhantomData,
-        })
+    #[inline]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        self.obj.acquire(self.obj.region(), deadline, false).ok()
     }
 }
 
@@ -806,56 +611,12 @@ impl Semaphore {
     /// The most permits a process semaphore holds (2^31 - 1).
     pub const MAX_PERMITS: usize = MAX_PERMITS as usize;
 
-    /// Blocks until a permit is taken.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 1)?;
-    /// s.acquire();
-    /// assert_eq!(s.available(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire(&self) {
-        self.obj.acquire(self.obj.region(), None, false);
-    }
-
-    /// Takes a permit if one is free and nobody is queued.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 1)?;
-    /// assert!(s.try_acquire());
-    /// assert!(!s.try_acquire());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.acquire_until(Instant::now())
-    }
-
-    /// Waits at most `timeout` for a permit.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 0)?;
-    /// assert!(!s.acquire_timeout(std::time::Duration::from_millis(2)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.obj
-            .acquire(self.obj.region(), deadline::after(timeout), false)
-    }
-
-    /// Waits until `deadline` for a permit.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 1)?;
-    /// assert!(s.acquire_until(std::time::Instant::now()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_until(&self, deadline: Instant) -> bool {
-        self.obj.acquire(self.obj.region(), Some(deadline), false)
-    }
+    blocking::acquire_forms!("a permit (FIFO: the longest waiter is served first)", "sem" = "r.semaphore(\"s\", 1)?" in process; |s| s);
+    blocking::guard_forms!(
+        "a permit, counted as held by this process until the guard drops (returned if the process dies),", "sem" = "r.semaphore(\"s\", 1)?" in process;
+        access, try_access, access_timeout, access_until -> SemaphoreGuard<'_> = |s| s.held_guard();
+        |s| s
+    );
 
     /// Releases a permit (to the longest waiter, if any). Panics past
     /// [`MAX_PERMITS`](Semaphore::MAX_PERMITS).
@@ -923,62 +684,29 @@ impl Semaphore {
         self.obj.reclaim(self.obj.region());
     }
 
-    /// Takes a permit, returned when the guard drops (or when this process
-    /// dies).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 1)?;
-    /// let g = s.access();
-    /// assert_eq!(s.available(), 0);
-    /// drop(g);
-    /// assert_eq!(s.available(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn access(&self) -> SemaphoreGuard<'_> {
-        self.obj.acquire(self.obj.region(), None, true);
+    /// The guard of a permit just taken, counted as held by this process.
+    #[inline]
+    fn held_guard(&self) -> SemaphoreGuard<'_> {
+        self.obj.hold(self.obj.region(), 1);
         SemaphoreGuard { sem: self }
     }
+}
 
-    /// A guard if a permit is free now.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 1)?;
-    /// let _g = s.try_access().unwrap();
-    /// assert!(s.try_access().is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_access(&self) -> Option<SemaphoreGuard<'_>> {
-        self.access_until(Instant::now())
+/// The waiting forms' core (both semaphores): FIFO, no barging.
+impl RawAcquire for Semaphore {
+    #[inline]
+    fn try_fast(&self) -> bool {
+        self.obj.try_fast()
     }
 
-    /// A guard if a permit comes within `timeout`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 0)?;
-    /// assert!(s.access_timeout(std::time::Duration::from_millis(1)).is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn access_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        self.obj
-            .acquire(self.obj.region(), deadline::after(timeout), true)
-            .then_some(SemaphoreGuard { sem: self })
+    #[inline]
+    fn try_acquire(&self) -> bool {
+        self.obj.try_acquire()
     }
 
-    /// A guard if a permit comes by `deadline`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let s = r.semaphore("s", 1)?;
-    /// assert!(s.access_until(std::time::Instant::now()).is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn access_until(&self, deadline: Instant) -> Option<SemaphoreGuard<'_>> {
-        self.obj
-            .acquire(self.obj.region(), Some(deadline), true)
-            .then_some(SemaphoreGuard { sem: self })
+    #[inline]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        self.obj.acquire_slow(self.obj.region(), deadline)
     }
 }
 
@@ -1055,49 +783,12 @@ pub struct BoundedSemaphore {
 }
 
 impl BoundedSemaphore {
-    /// Blocks until a permit is taken.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// r.bounded_semaphore("b", 1)?.acquire();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire(&self) {
-        self.sem.acquire();
-    }
-
-    /// Takes a permit if free now.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.bounded_semaphore("b", 1)?.try_acquire());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.sem.try_acquire()
-    }
-
-    /// Waits at most `timeout`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(!r.bounded_semaphore("b", 0)?.acquire_timeout(std::time::Duration::ZERO));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.sem.acquire_timeout(timeout)
-    }
-
-    /// Waits until `deadline`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.bounded_semaphore("b", 1)?.acquire_until(std::time::Instant::now()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_until(&self, deadline: Instant) -> bool {
-        self.sem.acquire_until(deadline)
-    }
+    blocking::acquire_forms!("a permit (FIFO: the longest waiter is served first)", "sem" = "r.bounded_semaphore(\"b\", 1)?" in process; |b| &b.sem);
+    blocking::guard_forms!(
+        "a permit, counted as held by this process until the guard drops (returned if the process dies),", "sem" = "r.bounded_semaphore(\"b\", 1)?" in process;
+        access, try_access, access_timeout, access_until -> SemaphoreGuard<'_> = |b| b.sem.held_guard();
+        |b| &b.sem
+    );
 
     /// Releases a permit; `Err(TooManyReleases)` past the initial value.
     ///
@@ -1157,52 +848,6 @@ impl BoundedSemaphore {
     /// ```
     pub fn reclaim(&self) {
         self.sem.reclaim();
-    }
-
-    /// A guarded permit (see [`Semaphore::access`]).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let b = r.bounded_semaphore("b", 1)?;
-    /// drop(b.access());
-    /// assert_eq!(b.available(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn access(&self) -> SemaphoreGuard<'_> {
-        self.sem.access()
-    }
-
-    /// A guarded permit if free now.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.bounded_semaphore("b", 0)?.try_access().is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_access(&self) -> Option<SemaphoreGuard<'_>> {
-        self.sem.try_access()
-    }
-
-    /// A guarded permit within `timeout`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.bounded_semaphore("b", 1)?.access_timeout(std::time::Duration::ZERO).is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn access_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        self.sem.access_timeout(timeout)
-    }
-
-    /// A guarded permit by `deadline`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.bounded_semaphore("b", 1)?.access_until(std::time::Instant::now()).is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn access_until(&self, deadline: Instant) -> Option<SemaphoreGuard<'_>> {
-        self.sem.access_until(deadline)
     }
 }
 
@@ -1279,50 +924,20 @@ impl Event {
         self.obj.is_set()
     }
 
-    /// Blocks until the flag is set.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let e = r.event("e")?;
-    /// e.set();
-    /// e.wait();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait(&self) {
-        self.obj.wait(None);
+    blocking::event_forms!("ev" = "r.event(\"e\")?" in process; |e| e);
+}
+
+/// The waiting forms' core: "acquiring" an event is seeing it set (or a
+/// newer generation: a `set` that a `clear` followed).
+impl RawAcquire for Event {
+    #[inline]
+    fn try_acquire(&self) -> bool {
+        self.obj.is_set()
     }
 
-    /// Whether the flag is set, without blocking.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(!r.event("e")?.try_wait());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_wait(&self) -> bool {
-        self.is_set()
-    }
-
-    /// Waits at most `timeout`; whether the flag was set.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(!r.event("e")?.wait_timeout(std::time::Duration::from_millis(1)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.obj.wait(deadline::after(timeout))
-    }
-
-    /// Waits until `deadline`; whether the flag was set.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(!r.event("e")?.wait_until(std::time::Instant::now()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_until(&self, deadline: Instant) -> bool {
-        self.obj.wait(Some(deadline))
+    #[inline]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        self.obj.wait(deadline)
     }
 }
 
@@ -1339,7 +954,9 @@ impl fmt::Debug for Event {
 // ===========================================================================
 
 mod sealed {
-    pub trait Sealed {}
+    /// Sealed; what a [`Condition`](super::Condition) needs to take its
+    /// lock: the lock's waiting forms.
+    pub trait Sealed: crate::blocking::RawAcquire {}
     impl Sealed for super::Lock {}
     impl Sealed for super::RLock {}
 }
@@ -1363,14 +980,6 @@ pub trait ConditionLock: sealed::Sealed + Clone {
     #[doc(hidden)]
     fn binding(&self) -> (&Region, u64, u32);
     #[doc(hidden)]
-    fn acquire(&self);
-    #[doc(hidden)]
-    fn try_acquire(&self) -> bool;
-    #[doc(hidden)]
-    fn acquire_timeout(&self, timeout: Duration) -> bool;
-    #[doc(hidden)]
-    fn acquire_until(&self, deadline: Instant) -> bool;
-    #[doc(hidden)]
     fn release(&self) -> Result<(), Error>;
     #[doc(hidden)]
     fn release_save(&self) -> Option<u32>;
@@ -1388,18 +997,6 @@ impl ConditionLock for Lock {
             self.region().offset_of(&self.obj),
             Kind::Lock as u32,
         )
-    }
-    fn acquire(&self) {
-        Lock::acquire(self)
-    }
-    fn try_acquire(&self) -> bool {
-        Lock::try_acquire(self)
-    }
-    fn acquire_timeout(&self, timeout: Duration) -> bool {
-        Lock::acquire_timeout(self, timeout)
-    }
-    fn acquire_until(&self, deadline: Instant) -> bool {
-        Lock::acquire_until(self, deadline)
     }
     fn release(&self) -> Result<(), Error> {
         Lock::release(self)
@@ -1419,18 +1016,6 @@ impl ConditionLock for RLock {
     fn binding(&self) -> (&Region, u64, u32) {
         let region = self.obj.region();
         (region, region.offset_of(&self.obj), Kind::RLock as u32)
-    }
-    fn acquire(&self) {
-        RLock::acquire(self)
-    }
-    fn try_acquire(&self) -> bool {
-        RLock::try_acquire(self)
-    }
-    fn acquire_timeout(&self, timeout: Duration) -> bool {
-        RLock::acquire_timeout(self, timeout)
-    }
-    fn acquire_until(&self, deadline: Instant) -> bool {
-        RLock::acquire_until(self, deadline)
     }
     fn release(&self) -> Result<(), Error> {
         RLock::release(self)
@@ -1505,51 +1090,7 @@ impl<L: ConditionLock> Condition<L> {
         &self.lock
     }
 
-    /// Acquires the lock (blocking).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let c = r.condition("c")?;
-    /// c.acquire();
-    /// c.release()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire(&self) {
-        self.lock.acquire();
-    }
-
-    /// Acquires the lock if free.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.condition("c")?.try_acquire());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.lock.try_acquire()
-    }
-
-    /// Acquires the lock within `timeout`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.condition("c")?.acquire_timeout(std::time::Duration::ZERO));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.lock.acquire_timeout(timeout)
-    }
-
-    /// Acquires the lock by `deadline`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert!(r.condition("c")?.acquire_until(std::time::Instant::now()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire_until(&self, deadline: Instant) -> bool {
-        self.lock.acquire_until(deadline)
-    }
+    blocking::acquire_forms!("the bound lock", "cond" = "r.condition(\"c\")?" in process; |c| &c.lock);
 
     /// Releases the lock.
     ///
@@ -1573,125 +1114,23 @@ impl<L: ConditionLock> Condition<L> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn lock(&self) -> ConditionGuard<'_, L> {
-        self.lock.acquire();
-        ConditionGuard {
-            cond: self,
-            _not_send: PhantomData,
-        }
+        blocking::acquire(&self.lock, Deadline::Never);
+        ConditionGuard::new(self)
     }
 
-    /// Waits for a notification; `Err(WaitUnacquired)` without the lock.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let c = r.condition("c")?;
-    /// assert_eq!(c.wait(), Err(pysync::Error::WaitUnacquired));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait(&self) -> Result<(), Error> {
-        self.wait_deadline(None).map(|_| ())
+    blocking::condition_forms!("cond" = "r.condition(\"c\")?" in process);
+
+    /// `Ok(true)`: notified; `Ok(false)`: timed out (the lock is held again
+    /// either way).
+    fn wait_core(&self, deadline: Deadline) -> Result<bool, Error> {
+        let (region, bound) = (self.obj.region(), Bound(&self.lock));
+        let held = self.lock.is_held();
+        blocking::condition_wait(held, deadline, |until| self.obj.wait(region, &bound, until))
     }
 
-    /// Waits at most `timeout`: `Ok(false)` if it timed out.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let c = r.condition("c")?;
-    /// let _g = c.lock();
-    /// assert_eq!(c.wait_timeout(std::time::Duration::from_millis(1)), Ok(false));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.wait_deadline(deadline::after(timeout))
-    }
-
-    /// Waits until `deadline`: `Ok(false)` if it passed.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let c = r.condition("c")?;
-    /// let _g = c.lock();
-    /// assert_eq!(c.wait_until(std::time::Instant::now()), Ok(false));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_until(&self, deadline: Instant) -> Result<bool, Error> {
-        self.wait_deadline(Some(deadline))
-    }
-
-    fn wait_deadline(&self, deadline: Option<Instant>) -> Result<bool, Error> {
-        self.obj
-            .wait(self.obj.region(), &Bound(&self.lock), deadline)
-    }
-
-    /// Waits until `pred()` holds (checked first, with the lock held).
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let c = r.condition("c")?;
-    /// let _g = c.lock();
-    /// c.wait_for(|| true)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_for(&self, mut pred: impl FnMut() -> bool) -> Result<(), Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        while !pred() {
-            self.wait()?;
-        }
-        Ok(())
-    }
-
-    /// Waits at most `timeout` for `pred()`: `Ok(pred's last value)`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let c = r.condition("c")?;
-    /// let _g = c.lock();
-    /// assert_eq!(c.wait_for_timeout(|| false, std::time::Duration::from_millis(1)), Ok(false));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_for_timeout(
-        &self,
-        pred: impl FnMut() -> bool,
-        timeout: Duration,
-    ) -> Result<bool, Error> {
-        self.wait_for_deadline(pred, deadline::after(timeout))
-    }
-
-    /// Waits until `deadline` for `pred()`: `Ok(pred's last value)`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let c = r.condition("c")?;
-    /// let _g = c.lock();
-    /// assert_eq!(c.wait_for_until(|| true, std::time::Instant::now()), Ok(true));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_for_until(
-        &self,
-        pred: impl FnMut() -> bool,
-        deadline: Instant,
-    ) -> Result<bool, Error> {
-        self.wait_for_deadline(pred, Some(deadline))
-    }
-
-    fn wait_for_deadline(
-        &self,
-        mut pred: impl FnMut() -> bool,
-        deadline: Option<Instant>,
-    ) -> Result<bool, Error> {
-        if !self.lock.is_held() {
-            return Err(Error::WaitUnacquired);
-        }
-        loop {
-            if pred() {
-                return Ok(true);
-            }
-            if deadline::expired(deadline) || !self.wait_deadline(deadline)? && !pred() {
-                return Ok(pred());
-            }
-        }
+    fn wait_for_core(&self, pred: &mut dyn FnMut() -> bool, d: Deadline) -> Result<bool, Error> {
+        let held = self.lock.is_held();
+        blocking::condition_wait_for(held, pred, d, |d| self.wait_core(d))
     }
 
     /// Wakes up to `n` waiters, longest-waiting first;
@@ -1761,33 +1200,17 @@ impl<L: ConditionLock + fmt::Debug> fmt::Debug for Condition<L> {
     }
 }
 
-/// Guard of a [`Condition`]'s lock.
-///
-/// ```
-/// let r = pysync::process::Region::anonymous(1 << 20)?;
-/// let c = r.condition("c")?;
-/// drop(c.lock());
-/// assert!(!c.lock_ref().locked());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct ConditionGuard<'a, L: ConditionLock> {
-    cond: &'a Condition<L>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
-    fn drop(&mut self) {
-        let _ = self.cond.lock.release();
-    }
-}
-
-impl<L: ConditionLock + fmt::Debug> fmt::Debug for ConditionGuard<'_, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("process::ConditionGuard")
-            .field("cond", self.cond)
-            .finish()
-    }
+blocking::condition_guard! {
+    /// Guard of a [`Condition`]'s lock.
+    ///
+    /// ```
+    /// let r = pysync::process::Region::anonymous(1 << 20)?;
+    /// let c = r.condition("c")?;
+    /// drop(c.lock());
+    /// assert!(!c.lock_ref().locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    "process::ConditionGuard"; |c| &c.lock
 }
 
 // ===========================================================================
@@ -1839,51 +1262,25 @@ impl Barrier {
         self
     }
 
-    /// Waits for the round (with the default timeout, if any): `Ok(index)`,
-    /// unique in the round, or `Err(BrokenBarrier)`.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert_eq!(r.barrier("b", 1)?.wait()?, 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait(&self) -> Result<usize, Error> {
-        let ns = self.obj.timeout_ns();
-        let deadline = if ns == u64::MAX {
-            None
-        } else {
-            deadline::after(Duration::from_nanos(ns))
-        };
-        self.wait_deadline(deadline)
+    blocking::barrier_forms!("b" = "r.barrier(\"b\", 1)?" in process);
+
+    /// `wait`'s deadline: the default timeout's (shared by every process),
+    /// or none.
+    #[inline]
+    fn default_deadline(&self) -> Deadline {
+        match self.obj.timeout_ns() {
+            u64::MAX => Deadline::Never,
+            ns => Deadline::after(Duration::from_nanos(ns)),
+        }
     }
 
-    /// Waits at most `timeout`; a timeout breaks the barrier.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// let b = r.barrier("b", 2)?;
-    /// assert!(b.wait_timeout(std::time::Duration::from_millis(1)).is_err());
-    /// assert!(b.broken());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, Error> {
-        self.wait_deadline(deadline::after(timeout))
-    }
-
-    /// Waits until `deadline`; passing it breaks the barrier.
-    ///
-    /// ```
-    /// let r = pysync::process::Region::anonymous(1 << 20)?;
-    /// assert_eq!(r.barrier("b", 1)?.wait_until(std::time::Instant::now())?, 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn wait_until(&self, deadline: Instant) -> Result<usize, Error> {
-        self.wait_deadline(Some(deadline))
-    }
-
-    fn wait_deadline(&self, deadline: Option<Instant>) -> Result<usize, Error> {
+    fn wait_core(&self, deadline: Deadline) -> Result<usize, Error> {
         self.obj
-            .wait(self.obj.region(), deadline, self.action.as_deref())
+            .wait(
+                self.obj.region(),
+                deadline.instant(),
+                self.action.as_deref(),
+            )
             .map(|i| i as usize)
     }
 

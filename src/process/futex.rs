@@ -89,6 +89,8 @@ impl Waiter {
             tv_sec: left.as_secs() as _,
             tv_nsec: left.subsec_nanos() as _,
         };
+        #[cfg(test)]
+        crate::sync::blocking_steps::note();
         // Flags::empty(): a *shared* futex (no FUTEX_PRIVATE_FLAG), keyed by
         // the mapping, so waiters and wakers in other processes meet here.
         match rustix::thread::futex::wait(

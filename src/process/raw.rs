@@ -146,9 +146,10 @@ impl RawLock {
         self.acquire_slow(cx, deadline)
     }
 
+    /// Waits until acquired or `deadline` (after `try_fast` failed).
     #[cold]
     #[inline(never)]
-    fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> Got {
+    pub fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> Got {
         let me = cx.me();
         let mut spin = SpinWait::new();
         let mut waiter = Waiter::new(deadline);
@@ -842,27 +843,52 @@ impl RawSem {
     }
 
     /// Acquires a permit, until `deadline`; `guard`: count it as held by
-    /// this process (returned if it dies). A try never blocks.
+    /// this process (returned if it dies).
     pub fn acquire<C: Cx>(&self, cx: &C, deadline: Option<Instant>, guard: bool) -> bool {
-        // Relaxed: a guess for the CAS.
-        let w = self.state.load(Ordering::Relaxed);
-        // Acquire: pairs with the Release of the permit's release.
-        let ok = w & QUEUED == 0
-            && w != 0
-            && self
-                .state
-                .compare_exchange_weak(w, w - 1, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok();
-        let ok = ok || self.acquire_slow(cx, deadline);
+        let ok = self.try_fast() || self.acquire_slow(cx, deadline);
         if ok && guard {
             self.hold(cx, 1);
         }
         ok
     }
 
+    /// The uncontended acquire: one load and one CAS, only while nobody is
+    /// queued (a fresh arrival never barges).
+    #[inline]
+    pub fn try_fast(&self) -> bool {
+        // Relaxed: a guess for the CAS.
+        let w = self.state.load(Ordering::Relaxed);
+        // Acquire: pairs with the Release of the permit's release.
+        w & QUEUED == 0
+            && w != 0
+            && self
+                .state
+                .compare_exchange_weak(w, w - 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Takes a permit if one is free and nobody is queued: never blocks,
+    /// never takes the inner lock.
+    pub fn try_acquire(&self) -> bool {
+        // Relaxed: a guess for the CAS.
+        let mut w = self.state.load(Ordering::Relaxed);
+        while w & QUEUED == 0 && w != 0 {
+            // Acquire: pairs with the Release of the permit's release.
+            match self
+                .state
+                .compare_exchange_weak(w, w - 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(x) => w = x,
+            }
+        }
+        false
+    }
+
+    /// Waits for a permit until `deadline` (after `try_fast` failed).
     #[cold]
     #[inline(never)]
-    fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> bool {
+    pub fn acquire_slow<C: Cx>(&self, cx: &C, deadline: Option<Instant>) -> bool {
         let me = cx.me();
         let mut waiter = Waiter::new(deadline);
         loop {
@@ -955,10 +981,7 @@ impl RawSem {
         let w = self.state.load(Ordering::Relaxed);
         if w & QUEUED == 0 {
             if n > limit || w > limit - n {
-                if self.bounded() {
-                    return Err(Error::TooManyReleases);
-                }
-                panic!("Semaphore permit count overflow");
+                return self.too_many(n);
             }
             // Release: publishes the holder's work to the next acquirer.
             if self
@@ -978,20 +1001,30 @@ impl RawSem {
         self.lock_inner(cx);
         let r = self.give(n, true);
         self.unlock_inner(cx);
-        r
+        // Any panic only now, with inner released: a panic under it would
+        // leave the process-shared lock held for good.
+        r.or_else(|_| self.too_many(n))
+    }
+
+    /// A release of `n` found past the bound (with inner not held):
+    /// `Err(TooManyReleases)` for a bounded semaphore; past `MAX_PERMITS`
+    /// on an unbounded one, the documented panic.
+    fn too_many(&self, n: u32) -> Result<(), Error> {
+        if self.bounded() {
+            return Err(Error::TooManyReleases);
+        }
+        panic!("Semaphore permit count overflow (releasing {n})");
     }
 
     /// Under inner: hands `n` permits to the longest waiters, the rest to
-    /// the count. `checked`: enforce the bound.
+    /// the count. `checked`: enforce the bound, `Err(TooManyReleases)`
+    /// past it (never a panic: inner is held).
     fn give(&self, n: u32, checked: bool) -> Result<(), Error> {
         let limit = self.limit();
         let mut w = self.state.load(Ordering::Relaxed);
         let count = w & MAX_PERMITS;
         if checked && (n > limit || count > limit - n) {
-            if self.bounded() {
-                return Err(Error::TooManyReleases);
-            }
-            panic!("Semaphore permit count overflow");
+            return Err(Error::TooManyReleases);
         }
         let mut left = n;
         while left > 0 {

@@ -1,5 +1,6 @@
-//! [`Barrier`]: Python's `threading.Barrier`, reusable, breakable, with an
-//! action and timeouts.
+//! [`RawBarrier`]: the state machine of a [`Barrier`](super::Barrier):
+//! rounds, phases, the parties owed a result, and how every wake-up and
+//! timeout is decided under the queue lock.
 //!
 //! # State
 //!
@@ -28,10 +29,10 @@
 //! | `BROKEN`    | `-2` broken       | `Err(BrokenBarrier)`            | `reset` → `FILLING` (next round) or `DRAINING` if parties are owed |
 //!
 //! "Next round" means: `generation + 1`, `BROKEN` if `BREAK_NEXT` was set,
-//! else `FILLING`. [`broken`](Barrier::broken) is `BROKEN` or `BREAK_NEXT`.
+//! else `FILLING`. `broken` is `BROKEN` or `BREAK_NEXT`.
 //!
 //! Waiters learn their result from the **unpark token** the waker hands them
-//! (`TOKEN_OK` / `TOKEN_BROKEN`), so a released waiter never touches the
+//! (`token::HANDOFF`: the round completed; `token::BROKEN`), so a released waiter never touches the
 //! barrier again and a new round can start at once: Python's draining and
 //! resetting states, which exist there because every waiter must re-take the
 //! lock to decrement `_count`, are needed here only for *stragglers*: waiters
@@ -65,14 +66,13 @@
 //! 2 ever fail). In every case a timeout that returns `Err` leaves the
 //! barrier broken, and only a round that nobody completed is failed by it.
 
-use crate::deadline;
+use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken};
+use crate::park::{self, FilterOp, ParkResult, ParkToken, UnparkToken, token};
 use crate::sync::{AtomicUsize, Ordering, loom_const_fn, spin_before_sleep};
 use core::cell::Cell;
-use core::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Parties arrive; the round completes when `count` reaches `parties`.
 const FILLING: usize = 0;
@@ -92,7 +92,7 @@ const COUNT_SHIFT: u32 = 2;
 /// of "broken" is one load.
 const BREAK_NEXT: usize = 1 << COUNT_SHIFT;
 /// The most parties a barrier can have (`count` shares a word with the phase).
-const MAX_PARTIES: usize = usize::MAX >> COUNT_SHIFT;
+pub(crate) const MAX_PARTIES: usize = usize::MAX >> COUNT_SHIFT;
 
 /// `generation` wraps within 63 (31) bits so it fits a park token with a kind bit.
 const GEN_MASK: usize = usize::MAX >> 1;
@@ -102,33 +102,36 @@ const DRAIN_OK: usize = 1;
 /// `owed`: one owed party.
 const OWED_ONE: usize = 2;
 
-/// Park token kind: a party of the round in the token's generation.
-const KIND_WAIT: usize = 0;
-/// Park token kind: an arrival waiting for the previous round to finish.
-const KIND_ENTER: usize = 1;
-
-/// Unpark token: the round completed.
-const TOKEN_OK: UnparkToken = UnparkToken(0);
-/// Unpark token: the round was broken (or reset).
-const TOKEN_BROKEN: UnparkToken = UnparkToken(1);
-
-/// A thread's park token: its round and kind.
+/// A waiter's park token: `generation << 1 | kind`, the barrier's park-token
+/// vocabulary (see `crate::park::token`). Kind 0: a party of the round in
+/// that generation; kind 1: an arrival waiting for the previous round to
+/// end (its generation is unused).
 #[inline]
-fn token(generation: usize, kind: usize) -> ParkToken {
-    ParkToken((generation << 1) | kind)
+fn party_token(generation: usize) -> ParkToken {
+    ParkToken(generation << 1)
 }
 
+/// The park token of an arrival waiting for a round to end.
+const ARRIVAL_TOKEN: ParkToken = ParkToken(1);
+
+/// Whether `t` is an arrival's token.
 #[inline]
-fn is_enter(t: ParkToken) -> bool {
-    t.0 & 1 == KIND_ENTER
+fn is_arrival(t: ParkToken) -> bool {
+    t.0 & 1 == 1
+}
+
+/// The round of a party's token.
+#[inline]
+fn generation_of(t: ParkToken) -> usize {
+    t.0 >> 1
 }
 
 /// The unpark filter that wakes the parties of round `generation` and the
 /// arrivals waiting for a round to end, and skips everyone else.
 fn round_and_arrivals(generation: usize) -> impl FnMut(ParkToken) -> FilterOp {
-    let mine = token(generation, KIND_WAIT);
+    let mine = party_token(generation);
     move |t| {
-        if t == mine || is_enter(t) {
+        if t == mine || is_arrival(t) {
             FilterOp::Unpark
         } else {
             FilterOp::Skip
@@ -168,281 +171,58 @@ enum Timeout {
     Entering,
 }
 
-/// A barrier with Python's `threading.Barrier` semantics: `parties` threads
-/// wait for each other, then all proceed; reusable round after round.
-///
-/// * [`wait`](Barrier::wait) returns `Ok(index)`, the arrival index in
-///   `0..parties`, unique within a round (the first to arrive gets 0, the
-///   last `parties - 1`), as in Python.
-/// * The optional action ([`with_action`](Barrier::with_action)) runs once per
-///   round, in the last thread to arrive, before anyone is released.
-/// * The barrier **breaks** when a wait times out, when [`abort`](Barrier::abort)
-///   is called, or when the action panics: every thread waiting gets
-///   `Err(Error::BrokenBarrier)`, and so does every later `wait`, until
-///   [`reset`](Barrier::reset).
-/// * Waiting threads spin briefly (a few µs, already queued, only where that
-///   can help: more than one CPU, no `sched_yield`) and then park;
-///   a round is released with one wake-up call, and released threads never
-///   touch the barrier again, so the next round can start at once.
-///
-/// | Python                          | pysync                                   |
-/// |---------------------------------|------------------------------------------|
-/// | `Barrier(n)`                    | [`Barrier::new(n)`](Barrier::new)        |
-/// | `Barrier(n, action=f)`          | [`Barrier::with_action(n, f)`](Barrier::with_action) |
-/// | `Barrier(n, timeout=t)`         | [`Barrier::with_timeout(n, t)`](Barrier::with_timeout) |
-/// | `b.wait()`                      | [`wait`](Barrier::wait)                  |
-/// | `b.wait(timeout=t)`             | [`wait_timeout`](Barrier::wait_timeout)  |
-/// | `b.reset()`, `b.abort()`        | [`reset`](Barrier::reset), [`abort`](Barrier::abort) |
-/// | `b.parties`, `b.n_waiting`, `b.broken` | [`parties`](Barrier::parties), [`n_waiting`](Barrier::n_waiting), [`broken`](Barrier::broken) |
-/// | `BrokenBarrierError`            | [`Error::BrokenBarrier`]                 |
-///
-/// Differences from Python: a panicking action breaks the barrier and the
-/// panic continues in the thread that ran it (Python re-raises the action's
-/// exception there too); `abort` or `reset` while the action runs make that
-/// round fail for every party (Python blocks them until the action is done);
-/// a timeout is a deadline for the whole call, including any wait for the
-/// previous round's action to finish (Python waits for the action without a
-/// timeout): an arrival that times out there gets `Err(BrokenBarrier)` and
-/// breaks the round it was waiting to join, so the barrier is broken from
-/// then on ([`broken`](Barrier::broken) is true, later waits get `Err`, and
-/// so do the arrivals already waiting, once the running round ends), while
-/// the round whose action runs still completes for its parties. So even a
-/// timed `wait` from inside the barrier's own action returns instead of
-/// deadlocking.
-///
-/// ```
-/// use pysync::Barrier;
-/// use std::sync::Arc;
-/// use std::thread;
-///
-/// let barrier = Arc::new(Barrier::new(3));
-/// let handles: Vec<_> = (0..3)
-///     .map(|_| {
-///         let b = Arc::clone(&barrier);
-///         thread::spawn(move || b.wait().unwrap())
-///     })
-///     .collect();
-/// let mut indices: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-/// indices.sort();
-/// assert_eq!(indices, [0, 1, 2]);
-/// ```
-pub struct Barrier {
+/// The barrier's state words (see the module docs) and its party count.
+pub(crate) struct RawBarrier {
     state: AtomicUsize,
     generation: AtomicUsize,
     owed: AtomicUsize,
     parties: usize,
-    timeout: Option<Duration>,
-    action: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
-impl Barrier {
+/// A round's action, run by its last arrival.
+pub(crate) type Action<'a> = Option<&'a (dyn Fn() + Send + Sync)>;
+
+impl RawBarrier {
     loom_const_fn! {
-        /// A barrier for `parties` threads (Python's `Barrier(parties)`).
-        ///
-        /// # Panics
-        /// With `parties == 0`: "Barrier needs at least 1 party" (Python raises
-        /// `ValueError`); see [`try_new`](Barrier::try_new) for an `Err`
-        /// instead. Also past `usize::MAX / 4` parties.
-        ///
-        /// ```
-        /// static B: pysync::Barrier = pysync::Barrier::new(1);
-        /// assert_eq!(B.wait(), Ok(0)); // one party never blocks
-        /// ```
-        #[must_use]
-        pub fn new(parties: usize) -> Barrier {
-            if parties == 0 {
-                panic!("Barrier needs at least 1 party");
-            }
-            if parties > MAX_PARTIES {
-                panic!("Barrier has too many parties");
-            }
-            Barrier {
+        /// A filling first round of `parties` (checked by the caller:
+        /// `1..=MAX_PARTIES`).
+        pub(crate) fn new(parties: usize) -> RawBarrier {
+            RawBarrier {
                 state: AtomicUsize::new(FILLING),
                 generation: AtomicUsize::new(0),
                 owed: AtomicUsize::new(0),
                 parties,
-                timeout: None,
-                action: None,
             }
         }
     }
 
-    /// A barrier for `parties` threads, or
-    /// `Err(Error::InvalidArgument("parties must be >= 1"))` for 0 (Python's
-    /// `ValueError`).
-    ///
-    /// ```
-    /// use pysync::{Barrier, Error};
-    /// assert!(matches!(Barrier::try_new(0), Err(Error::InvalidArgument(_))));
-    /// assert_eq!(Barrier::try_new(4).unwrap().parties(), 4);
-    /// ```
-    pub fn try_new(parties: usize) -> Result<Barrier, Error> {
-        if parties == 0 {
-            Err(Error::InvalidArgument("parties must be >= 1"))
-        } else if parties > MAX_PARTIES {
-            Err(Error::InvalidArgument("too many parties"))
-        } else {
-            Ok(Barrier::new(parties))
-        }
-    }
-
-    /// A barrier whose `action` runs once per round, in the last thread to
-    /// arrive, before any thread is released (Python's `action=`).
-    ///
-    /// If the action panics, the barrier breaks (the other parties get
-    /// `Err(Error::BrokenBarrier)`) and the panic continues in the thread
-    /// that ran it.
-    ///
-    /// # Panics
-    /// As [`new`](Barrier::new), with `parties == 0`.
-    ///
-    /// ```
-    /// use pysync::Barrier;
-    /// use std::sync::Arc;
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    ///
-    /// let rounds = Arc::new(AtomicUsize::new(0));
-    /// let r = Arc::clone(&rounds);
-    /// let b = Barrier::with_action(1, move || { r.fetch_add(1, Ordering::Relaxed); });
-    /// b.wait().unwrap();
-    /// b.wait().unwrap();
-    /// assert_eq!(rounds.load(Ordering::Relaxed), 2);
-    /// ```
-    pub fn with_action(parties: usize, action: impl Fn() + Send + Sync + 'static) -> Barrier {
-        Barrier {
-            action: Some(Box::new(action)),
-            ..Barrier::new(parties)
-        }
-    }
-
-    /// A barrier whose [`wait`](Barrier::wait) times out after `default`
-    /// (Python's `timeout=`), which breaks the barrier. `Duration::MAX` means
-    /// no timeout.
-    ///
-    /// # Panics
-    /// As [`new`](Barrier::new), with `parties == 0`.
-    ///
-    /// ```
-    /// use pysync::{Barrier, Error};
-    /// use std::time::Duration;
-    /// let b = Barrier::with_timeout(2, Duration::from_millis(10));
-    /// assert_eq!(b.wait(), Err(Error::BrokenBarrier)); // nobody else came
-    /// assert!(b.broken());
-    /// ```
-    #[must_use]
-    pub fn with_timeout(parties: usize, default: Duration) -> Barrier {
-        Barrier {
-            timeout: Some(default),
-            ..Barrier::new(parties)
-        }
-    }
-
-    /// Both an action and a default timeout (Python's
-    /// `Barrier(parties, action, timeout)`).
-    ///
-    /// # Panics
-    /// As [`new`](Barrier::new), with `parties == 0`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let b = pysync::Barrier::with_action_and_timeout(1, || {}, Duration::from_secs(1));
-    /// assert_eq!(b.default_timeout(), Some(Duration::from_secs(1)));
-    /// assert_eq!(b.wait(), Ok(0));
-    /// ```
-    pub fn with_action_and_timeout(
-        parties: usize,
-        action: impl Fn() + Send + Sync + 'static,
-        default: Duration,
-    ) -> Barrier {
-        Barrier {
-            timeout: Some(default),
-            ..Barrier::with_action(parties, action)
-        }
-    }
-
-    /// Waits until all parties have called `wait` (Python's `wait()`), or
-    /// until the default timeout, if the barrier has one.
-    ///
-    /// Returns `Ok(index)`, the arrival index in `0..parties`, unique within
-    /// the round; `Err(Error::BrokenBarrier)` if the barrier is or becomes
-    /// broken (aborted, reset while waiting, timed out, or the action
-    /// panicked).
-    ///
-    /// # Panics
-    /// If this thread runs the action and it panics (after breaking the
-    /// barrier).
-    ///
-    /// ```
-    /// use pysync::Barrier;
-    /// use std::thread;
-    ///
-    /// let b = Barrier::new(2);
-    /// thread::scope(|s| {
-    ///     let other = s.spawn(|| b.wait().unwrap());
-    ///     let mine = b.wait().unwrap();
-    ///     assert_eq!(mine + other.join().unwrap(), 0 + 1);
-    /// });
-    /// ```
     #[inline]
-    pub fn wait(&self) -> Result<usize, Error> {
-        self.wait_inner(self.timeout.and_then(deadline::after))
+    pub(crate) fn parties(&self) -> usize {
+        self.parties
     }
 
-    /// Waits at most `timeout` (Python's `wait(timeout)`). If it times out
-    /// before the round completes, the barrier breaks and every party gets
-    /// `Err(Error::BrokenBarrier)`, like Python. `Duration::ZERO` breaks it
-    /// at once unless this is the last party; `Duration::MAX` waits forever.
-    ///
-    /// A timeout that fires once every party has arrived (while the action
-    /// runs, or just as the round is released) does not break the round:
-    /// the waiter gets its round's result.
-    ///
-    /// # Panics
-    /// As [`wait`](Barrier::wait).
-    ///
-    /// ```
-    /// use pysync::{Barrier, Error};
-    /// use std::time::Duration;
-    /// let b = Barrier::new(2);
-    /// assert_eq!(b.wait_timeout(Duration::from_millis(5)), Err(Error::BrokenBarrier));
-    /// assert!(b.broken());
-    /// b.reset();
-    /// assert!(!b.broken());
-    /// ```
+    /// Python's `n_waiting`: a snapshot.
     #[inline]
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, Error> {
-        self.wait_inner(deadline::after(timeout))
+    pub(crate) fn n_waiting(&self) -> usize {
+        // Relaxed: a snapshot; `count` and the phase share one word.
+        let s = self.state.load(Ordering::Relaxed);
+        match s & PHASE_MASK {
+            FILLING => s >> COUNT_SHIFT,
+            RELEASING => self.parties,
+            _ => 0,
+        }
     }
 
-    /// Waits until `deadline`; as [`wait_timeout`](Barrier::wait_timeout).
-    ///
-    /// # Panics
-    /// As [`wait`](Barrier::wait).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let b = pysync::Barrier::new(1);
-    /// assert_eq!(b.wait_until(Instant::now() + Duration::from_millis(5)), Ok(0));
-    /// ```
+    /// Python's `broken`: a snapshot, one load (both answers live in one
+    /// word).
     #[inline]
-    pub fn wait_until(&self, deadline: Instant) -> Result<usize, Error> {
-        self.wait_inner(Some(deadline))
+    pub(crate) fn broken(&self) -> bool {
+        // Relaxed: a snapshot.
+        is_broken(self.state.load(Ordering::Relaxed))
     }
 
-    /// Puts the barrier back in its empty, unbroken state (Python's
-    /// `reset()`). Threads waiting in the current round get
-    /// `Err(Error::BrokenBarrier)`; threads arriving afterwards start a new
-    /// round.
-    ///
-    /// ```
-    /// use pysync::{Barrier, Error};
-    /// let b = Barrier::new(2);
-    /// b.abort();
-    /// assert_eq!(b.wait(), Err(Error::BrokenBarrier));
-    /// b.reset();
-    /// assert!(!b.broken());
-    /// ```
-    pub fn reset(&self) {
+    /// Python's `reset`.
+    pub(crate) fn reset(&self) {
         self.transition(|| {
             // Every state below clears `BREAK_NEXT`: a pending "next round
             // starts broken" is reset too.
@@ -462,93 +242,10 @@ impl Barrier {
         });
     }
 
-    /// Breaks the barrier (Python's `abort()`): threads waiting now and every
-    /// later `wait` get `Err(Error::BrokenBarrier)` until
-    /// [`reset`](Barrier::reset).
-    ///
-    /// ```
-    /// use pysync::{Barrier, Error};
-    /// use std::thread;
-    ///
-    /// let b = Barrier::new(2);
-    /// thread::scope(|s| {
-    ///     let waiter = s.spawn(|| b.wait());
-    ///     while b.n_waiting() == 0 { thread::yield_now(); }
-    ///     b.abort();
-    ///     assert_eq!(waiter.join().unwrap(), Err(Error::BrokenBarrier));
-    /// });
-    /// assert!(b.broken());
-    /// ```
-    pub fn abort(&self) {
+    /// Python's `abort`.
+    pub(crate) fn abort(&self) {
         self.transition(|| self.set_state(BROKEN, 0));
     }
-
-    /// The number of threads required to pass the barrier (Python's
-    /// `parties`).
-    ///
-    /// ```
-    /// assert_eq!(pysync::Barrier::new(5).parties(), 5);
-    /// ```
-    #[inline]
-    pub fn parties(&self) -> usize {
-        self.parties
-    }
-
-    /// The number of threads waiting in the current round (Python's
-    /// `n_waiting`); while the action runs, all parties. A snapshot.
-    ///
-    /// ```
-    /// let b = pysync::Barrier::new(3);
-    /// assert_eq!(b.n_waiting(), 0);
-    /// ```
-    #[inline]
-    pub fn n_waiting(&self) -> usize {
-        // Relaxed: a snapshot; `count` and the phase share one word.
-        let s = self.state.load(Ordering::Relaxed);
-        match s & PHASE_MASK {
-            FILLING => s >> COUNT_SHIFT,
-            RELEASING => self.parties,
-            _ => 0,
-        }
-    }
-
-    /// Whether the barrier is broken (Python's `broken`). A snapshot.
-    ///
-    /// True from the moment a `wait` breaks it (by its timeout, also one
-    /// that fired while the previous round's action ran), an action panics
-    /// or [`abort`](Barrier::abort) is called, until [`reset`](Barrier::reset):
-    /// a `wait` that returned `Err(BrokenBarrier)` always finds it true
-    /// (unless someone reset it since).
-    ///
-    /// ```
-    /// let b = pysync::Barrier::new(3);
-    /// assert!(!b.broken());
-    /// b.abort();
-    /// assert!(b.broken());
-    /// ```
-    #[inline]
-    pub fn broken(&self) -> bool {
-        // Relaxed: a snapshot; one load, as both answers live in one word.
-        is_broken(self.state.load(Ordering::Relaxed))
-    }
-
-    /// The default timeout of [`wait`](Barrier::wait), if any.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// assert_eq!(pysync::Barrier::new(2).default_timeout(), None);
-    /// let b = pysync::Barrier::with_timeout(2, Duration::from_secs(3));
-    /// assert_eq!(b.default_timeout(), Some(Duration::from_secs(3)));
-    /// ```
-    #[inline]
-    pub fn default_timeout(&self) -> Option<Duration> {
-        self.timeout
-    }
-
-    // ----- internals -------------------------------------------------------
-    //
-    // Every `Relaxed` access below runs under the queue lock of `key()` (see
-    // the module docs), which orders it; outside the lock only snapshots.
 
     /// The parking key: the state word's address.
     #[inline]
@@ -558,12 +255,11 @@ impl Barrier {
 
     #[inline]
     fn phase(&self) -> usize {
-        // Relaxed: under the queue lock, or a snapshot.
+        // Relaxed: the queue lock, or a snapshot.
         self.state.load(Ordering::Relaxed) & PHASE_MASK
     }
 
     fn set_state(&self, phase: usize, count: usize) {
-        // Relaxed: under the queue lock.
         self.state
             .store((count << COUNT_SHIFT) | phase, Ordering::Relaxed);
     }
@@ -571,29 +267,25 @@ impl Barrier {
     /// Sets `BREAK_NEXT` (while `RELEASING` or `DRAINING`). Under the queue
     /// lock.
     fn break_next(&self) {
-        // Relaxed: under the queue lock.
         self.state.fetch_or(BREAK_NEXT, Ordering::Relaxed);
     }
 
     fn generation(&self) -> usize {
-        // Relaxed: under the queue lock, or a hint checked under it.
+        // Relaxed: the queue lock, or a hint checked under it.
         self.generation.load(Ordering::Relaxed)
     }
 
     fn next_generation(&self) {
         let g = (self.generation() + 1) & GEN_MASK;
-        // Relaxed: under the queue lock.
         self.generation.store(g, Ordering::Relaxed);
     }
 
     fn owed_count(&self) -> usize {
-        // Relaxed: under the queue lock.
         self.owed.load(Ordering::Relaxed) >> 1
     }
 
     /// An owed party collects its result: `(ok, last)`. Under the queue lock.
     fn collect(&self) -> (bool, bool) {
-        // Relaxed: under the queue lock.
         let before = self.owed.fetch_sub(OWED_ONE, Ordering::Relaxed);
         (before & DRAIN_OK != 0, before >> 1 == 1)
     }
@@ -608,16 +300,14 @@ impl Barrier {
     }
 
     /// Runs `change` under the queue lock and wakes every parked thread with
-    /// `TOKEN_BROKEN` (abort, reset): parties get `Err`, arrivals retry.
+    /// `token::BROKEN` (abort, reset): parties get `Err`, arrivals retry.
     fn transition(&self, change: impl FnOnce()) {
-        park::unpark_filter(
-            self.key(),
-            |_| FilterOp::Unpark,
-            |_| {
-                change();
-                TOKEN_BROKEN
-            },
-        );
+        let filter = |_| FilterOp::Unpark;
+        let callback = |_| {
+            change();
+            token::BROKEN
+        };
+        park::unpark_filter(self.key(), filter, callback);
     }
 
     /// Wakes the parties of round `generation` (with `token`) and the
@@ -630,15 +320,14 @@ impl Barrier {
     /// `arrive` checks it under the queue lock.
     fn predict(state: usize, generation: usize) -> ParkToken {
         match state & PHASE_MASK {
-            FILLING | BROKEN => token(generation, KIND_WAIT),
-            _ => token(0, KIND_ENTER),
+            FILLING | BROKEN => party_token(generation),
+            _ => ARRIVAL_TOKEN,
         }
     }
 
     /// Arrives, under the queue lock. Returns what happened; `Wait` and
     /// `Enter` park (and only when `tok` is the right token for it).
     fn arrive(&self, tok: ParkToken) -> Arrival {
-        // Relaxed: under the queue lock.
         let s = self.state.load(Ordering::Relaxed);
         let g = self.generation();
         match s & PHASE_MASK {
@@ -647,12 +336,12 @@ impl Barrier {
                 let index = s >> COUNT_SHIFT;
                 if index + 1 == self.parties {
                     self.set_state(RELEASING, 0);
-                    // Relaxed: under the queue lock. No party is owed while
+                    // No party is owed while
                     // filling; now the releaser is, and the result is not
                     // yet success.
                     self.owed.store(OWED_ONE, Ordering::Relaxed);
                     Arrival::Release(index, g)
-                } else if tok != token(g, KIND_WAIT) {
+                } else if tok != party_token(g) {
                     Arrival::Retry(s, g)
                 } else {
                     self.set_state(FILLING, index + 1);
@@ -663,7 +352,7 @@ impl Barrier {
             // arrival timed out waiting for the next one: that round is
             // already broken (`broken()` says so), so do not wait for it.
             _ if s & BREAK_NEXT != 0 => Arrival::Broken,
-            _ if is_enter(tok) => Arrival::Enter,
+            _ if is_arrival(tok) => Arrival::Enter,
             _ => Arrival::Retry(s, g),
         }
     }
@@ -697,7 +386,6 @@ impl Barrier {
     /// waiting for it. Under the queue lock.
     fn start_next_round(&self) {
         self.next_generation();
-        // Relaxed: under the queue lock.
         if self.state.load(Ordering::Relaxed) & BREAK_NEXT != 0 {
             self.set_state(BROKEN, 0);
         } else {
@@ -715,7 +403,6 @@ impl Barrier {
                 Timeout::Broke(generation)
             }
             RELEASING => {
-                // Relaxed: under the queue lock.
                 self.owed.fetch_add(OWED_ONE, Ordering::Relaxed);
                 Timeout::Straggle
             }
@@ -723,49 +410,50 @@ impl Barrier {
         }
     }
 
-    fn wait_inner(&self, deadline: Option<Instant>) -> Result<usize, Error> {
+    /// Python's `wait`, until `deadline`; `action` runs in the last arrival.
+    /// A try (`Deadline::is_now`) queues nothing: its timeout fires at once,
+    /// inside `validate`, with the same meaning as one fired in the queue.
+    pub(crate) fn wait(&self, deadline: Deadline, action: Action<'_>) -> Result<usize, Error> {
+        let now = deadline.is_now();
+        let deadline = deadline.instant();
         // Relaxed: only a guess at the park token, checked under the lock.
         let mut seen = (self.state.load(Ordering::Relaxed), self.generation());
         loop {
             let tok = Self::predict(seen.0, seen.1);
             let arrival = Cell::new(Arrival::Broken);
-            let timeout = Cell::new(Timeout::Broken);
+            let timeout = Cell::new(None);
             // The deadline covers the whole call: also the wait of an arrival
             // for the previous round to finish (so a timed wait from inside
             // the action cannot hang).
-            let result = park::park(
-                self.key(),
-                || {
-                    let a = self.arrive(tok);
-                    arrival.set(a);
-                    matches!(a, Arrival::Wait(_) | Arrival::Enter)
-                },
-                || {
-                    if !is_enter(tok) {
-                        self.spin_while_filling(tok.0 >> 1, deadline);
-                    }
-                },
-                |_key, _was_last| {
-                    timeout.set(if is_enter(tok) {
-                        self.arrival_timed_out()
-                    } else {
-                        self.waiter_timed_out(tok.0 >> 1)
-                    })
-                },
-                tok,
-                deadline,
-            );
+            let validate = || {
+                let a = self.arrive(tok);
+                arrival.set(a);
+                let parks = matches!(a, Arrival::Wait(_) | Arrival::Enter);
+                if parks && now {
+                    timeout.set(Some(self.timed_out(tok)));
+                    return false;
+                }
+                parks
+            };
+            let before_sleep = || self.before_sleep(tok, deadline);
+            let timed_out = |_key, _was_last| timeout.set(Some(self.timed_out(tok)));
+            let result = park::park(self.key(), validate, before_sleep, timed_out, tok, deadline);
+            let result = match (result, timeout.get()) {
+                (ParkResult::Invalid, Some(_)) => ParkResult::TimedOut,
+                (result, _) => result,
+            };
+            let timeout = timeout.get().unwrap_or(Timeout::Broken);
             match (result, arrival.get()) {
                 (ParkResult::Invalid, Arrival::Broken) => return Err(Error::BrokenBarrier),
                 (ParkResult::Invalid, Arrival::Release(index, g)) => {
-                    return self.release_round(index, g);
+                    return self.release_round(index, g, action);
                 }
                 (ParkResult::Invalid, Arrival::Retry(s, g)) => seen = (s, g),
                 (ParkResult::Unparked(t), Arrival::Wait(index)) => return outcome(t, index),
                 (ParkResult::TimedOut, Arrival::Wait(index)) => {
-                    return match timeout.get() {
+                    return match timeout {
                         Timeout::Broke(g) => {
-                            self.wake_round(g, TOKEN_BROKEN);
+                            self.wake_round(g, token::BROKEN);
                             Err(Error::BrokenBarrier)
                         }
                         Timeout::Broken => Err(Error::BrokenBarrier),
@@ -777,17 +465,38 @@ impl Barrier {
                 // waiting to join (`arrival_timed_out`), as a timeout breaks
                 // the barrier for a party (Python's `_break`).
                 (ParkResult::TimedOut, Arrival::Enter) => {
-                    if let Timeout::Broke(g) = timeout.get() {
-                        self.wake_round(g, TOKEN_BROKEN);
+                    if let Timeout::Broke(g) = timeout {
+                        self.wake_round(g, token::BROKEN);
                     }
                     return Err(Error::BrokenBarrier);
                 }
                 // An arrival woken because the previous round ended: look again.
                 (_, Arrival::Enter) => {
+                    // Relaxed: a guess, checked under the lock.
                     seen = (self.state.load(Ordering::Relaxed), self.generation())
                 }
                 _ => unreachable!("park result does not match the arrival"),
             }
+        }
+    }
+
+    /// What the timeout of the waiter parked with `tok` means; under the
+    /// queue lock, once the waiter is out of the queue (or never entered it:
+    /// a try).
+    fn timed_out(&self, tok: ParkToken) -> Timeout {
+        if is_arrival(tok) {
+            self.arrival_timed_out()
+        } else {
+            self.waiter_timed_out(generation_of(tok))
+        }
+    }
+
+    /// `before_sleep` of a queued waiter (the spin point): a party spins
+    /// while its round fills (see `spin_while_filling`); an arrival does not.
+    #[inline]
+    fn before_sleep(&self, tok: ParkToken, deadline: Option<Instant>) {
+        if !is_arrival(tok) {
+            self.spin_while_filling(generation_of(tok), deadline);
         }
     }
 
@@ -811,15 +520,20 @@ impl Barrier {
 
     /// The last arrival: runs the action, then releases the round (or breaks
     /// it, if the action panicked) with one wake-up call.
-    fn release_round(&self, index: usize, generation: usize) -> Result<usize, Error> {
-        let panicked = match &self.action {
+    fn release_round(
+        &self,
+        index: usize,
+        generation: usize,
+        action: Action<'_>,
+    ) -> Result<usize, Error> {
+        let panicked = match action {
             // AssertUnwindSafe: after a panic the barrier is broken and
             // the panic resumed; no state of ours is left half-updated.
             Some(action) => panic::catch_unwind(AssertUnwindSafe(action)).err(),
             None => None,
         };
         let ok = Cell::new(false);
-        park::unpark_filter(self.key(), round_and_arrivals(generation), |_| {
+        let callback = |_| {
             let phase = self.phase();
             let (_, last) = self.collect();
             if phase != RELEASING {
@@ -830,26 +544,26 @@ impl Barrier {
                 if last {
                     self.end_draining();
                 }
-                return TOKEN_BROKEN;
+                return token::BROKEN;
             }
             if panicked.is_some() {
                 self.set_state(BROKEN, 0);
-                return TOKEN_BROKEN;
+                return token::BROKEN;
             }
             ok.set(true);
             if last {
                 self.start_next_round();
             } else {
                 // Stragglers are owed success; they start the next round.
-                // Relaxed (both): under the queue lock.
                 self.owed.fetch_or(DRAIN_OK, Ordering::Relaxed);
                 // Keeps `BREAK_NEXT`: the round they start may be broken.
                 let s = self.state.load(Ordering::Relaxed);
                 self.state
                     .store((s & BREAK_NEXT) | DRAINING, Ordering::Relaxed);
             }
-            TOKEN_OK
-        });
+            token::HANDOFF
+        };
+        park::unpark_filter(self.key(), round_and_arrivals(generation), callback);
         if let Some(payload) = panicked {
             panic::resume_unwind(payload);
         }
@@ -865,22 +579,18 @@ impl Barrier {
     /// timeout) until the releaser hands the result over; once the round has
     /// ended, it collects the result from `owed`.
     fn straggle(&self, index: usize, tok: ParkToken) -> Result<usize, Error> {
-        let result = park::park(
-            self.key(),
-            || {
-                if self.phase() == RELEASING {
-                    // Queued again: the releaser's wake-up will reach us, so
-                    // we are no longer owed.
-                    self.collect();
-                    return true;
-                }
-                false
-            },
-            || {},
-            |_, _| {},
-            tok,
-            None,
-        );
+        let validate = || {
+            if self.phase() == RELEASING {
+                // Queued again: the releaser's wake-up will reach us, so we
+                // are no longer owed.
+                self.collect();
+                return true;
+            }
+            false
+        };
+        let before_sleep = || {};
+        let timed_out = |_, _| {};
+        let result = park::park(self.key(), validate, before_sleep, timed_out, tok, None);
         if let ParkResult::Unparked(t) = result {
             return outcome(t, index);
         }
@@ -892,24 +602,22 @@ impl Barrier {
         // section, so none of them can time out queued behind a round that
         // has started (the module docs' argument).
         let ok = Cell::new(false);
-        park::unpark_filter(
-            self.key(),
-            |t| {
-                if is_enter(t) && self.phase() == DRAINING && self.owed_count() == 1 {
-                    FilterOp::Unpark
-                } else {
-                    FilterOp::Skip
-                }
-            },
-            |_| {
-                let (collected, last) = self.collect();
-                ok.set(collected);
-                if last {
-                    self.end_draining();
-                }
-                TOKEN_OK
-            },
-        );
+        let filter = |t| {
+            if is_arrival(t) && self.phase() == DRAINING && self.owed_count() == 1 {
+                FilterOp::Unpark
+            } else {
+                FilterOp::Skip
+            }
+        };
+        let callback = |_| {
+            let (collected, last) = self.collect();
+            ok.set(collected);
+            if last {
+                self.end_draining();
+            }
+            token::HANDOFF
+        };
+        park::unpark_filter(self.key(), filter, callback);
         if ok.get() {
             Ok(index)
         } else {
@@ -928,51 +636,9 @@ fn is_broken(s: usize) -> bool {
 /// A party's result from its wake-up token.
 #[inline]
 fn outcome(t: UnparkToken, index: usize) -> Result<usize, Error> {
-    if t == TOKEN_OK {
+    if t == token::HANDOFF {
         Ok(index)
     } else {
         Err(Error::BrokenBarrier)
-    }
-}
-
-impl fmt::Debug for Barrier {
-    /// Shows `parties`, `n_waiting` and `broken` (snapshots; never blocks).
-    ///
-    /// ```
-    /// let b = pysync::Barrier::new(2);
-    /// assert_eq!(format!("{b:?}"), "Barrier { parties: 2, n_waiting: 0, broken: false }");
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Barrier")
-            .field("parties", &self.parties)
-            .field("n_waiting", &self.n_waiting())
-            .field("broken", &self.broken())
-            .finish()
-    }
-}
-
-#[cfg(not(loom))]
-mod assertions {
-    use super::Barrier;
-    use static_assertions::assert_impl_all;
-    assert_impl_all!(Barrier: Send, Sync, core::fmt::Debug);
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[should_panic(expected = "Barrier needs at least 1 party")]
-    fn zero_parties_panics() {
-        let _watchdog = crate::test_watchdog::watchdog();
-        let _ = Barrier::new(0);
-    }
-
-    #[test]
-    fn too_many_parties_is_an_error() {
-        let _watchdog = crate::test_watchdog::watchdog();
-        assert!(Barrier::try_new(MAX_PARTIES + 1).is_err());
-        assert!(Barrier::try_new(MAX_PARTIES).is_ok());
     }
 }
