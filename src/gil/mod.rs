@@ -8,12 +8,12 @@
 
 mod raw;
 
-use crate::deadline;
+use crate::blocking;
 use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 use raw::{Kind, RawGil};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::sync::loom_const_fn;
 
@@ -60,6 +60,11 @@ const fn saturating_ns(d: Duration) -> u64 {
 ///   `raw` module's docs); in particular threads that hold the GIL for long
 ///   stretches without calling `check` cannot keep a waiter out for more
 ///   than one stretch each.
+///
+/// [`acquire`](Gil::acquire) and its timed forms wait as newcomers: served
+/// in arrival order among themselves (and, like every waiter, by GIL time
+/// used against the others). The GIL is not reentrant: acquiring it twice
+/// on one thread deadlocks, as in CPython.
 ///
 /// Differences from CPython: hand-offs are always direct (CPython's
 /// `FORCE_SWITCHING` makes the dropper wait instead), the next holder is
@@ -220,78 +225,15 @@ impl Gil {
         }
     }
 
-    /// Blocks until this thread holds the GIL (CPython's `take_gil`).
-    /// Newcomers are served in arrival order among themselves; the GIL is
-    /// not reentrant (acquiring it twice on one thread deadlocks, as in
-    /// CPython).
-    ///
-    /// ```
-    /// let gil = pysync::Gil::new();
-    /// let guard = gil.acquire();
-    /// assert!(gil.locked());
-    /// drop(guard);
-    /// assert!(!gil.locked());
-    /// ```
-    #[inline]
-    pub fn acquire(&self) -> GilGuard<'_> {
-        let vr = Cell::new(0);
-        self.raw.acquire(Kind::Newcomer, &vr, None);
-        GilGuard::new(self, vr)
-    }
-
-    /// The GIL if it is free and nobody waits for it, without blocking.
-    ///
-    /// ```
-    /// let gil = pysync::Gil::new();
-    /// let g = gil.try_acquire().expect("free");
-    /// assert!(gil.try_acquire().is_none());
-    /// drop(g);
-    /// ```
-    #[inline]
-    pub fn try_acquire(&self) -> Option<GilGuard<'_>> {
-        self.raw
-            .try_acquire()
-            .then(|| GilGuard::new(self, Cell::new(0)))
-    }
-
-    /// The GIL if this thread gets it within `timeout`. `Duration::ZERO` is
-    /// a try; `Duration::MAX` waits forever.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let gil = pysync::Gil::new();
-    /// let g = gil.acquire_timeout(Duration::from_millis(10)).expect("free");
-    /// assert!(std::thread::scope(|s| {
-    ///     s.spawn(|| gil.acquire_timeout(Duration::from_millis(10)).is_none()).join().unwrap()
-    /// }));
-    /// drop(g);
-    /// ```
-    #[inline]
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<GilGuard<'_>> {
-        if timeout.is_zero() {
-            return self.try_acquire();
-        }
-        self.acquire_by(deadline::after(timeout))
-    }
-
-    /// The GIL if this thread gets it by `deadline`; a past deadline is a try.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let gil = pysync::Gil::new();
-    /// assert!(gil.acquire_until(Instant::now() + Duration::from_millis(5)).is_some());
-    /// ```
-    #[inline]
-    pub fn acquire_until(&self, deadline: Instant) -> Option<GilGuard<'_>> {
-        self.acquire_by(Some(deadline))
-    }
-
-    fn acquire_by(&self, deadline: Option<Instant>) -> Option<GilGuard<'_>> {
-        let vr = Cell::new(0);
-        self.raw
-            .acquire(Kind::Newcomer, &vr, deadline)
-            .then(|| GilGuard::new(self, vr))
-    }
+    // `acquire` (CPython's `take_gil`), `try_acquire`, `acquire_timeout`,
+    // `acquire_until`: a newcomer's wait (see the type's docs: served in
+    // arrival order among newcomers; not reentrant).
+    blocking::guard_forms!(
+        "the GIL", "gil" = "pysync::Gil::new()";
+        acquire, try_acquire, acquire_timeout, acquire_until -> GilGuard<'_> =
+            |g| GilGuard::new(g, Cell::new(0));
+        |g| &g.raw
+    );
 
     /// Whether somebody holds the GIL. A snapshot.
     ///
