@@ -161,24 +161,32 @@ fn allow_threads_really_releases() {
 fn allow_threads_comes_back_while_cpu_bound_holder_runs() {
     let _watchdog = common::watchdog();
     // The I/O thread must regain the GIL although the other thread never
-    // releases it voluntarily (it only calls check()).
+    // releases it voluntarily (it only calls check()). The CPU-bound thread
+    // holds the GIL before the I/O thread first comes back, so at least that
+    // return preempts it, however the machine schedules the threads.
     let gil = Gil::with_switch_interval(Duration::from_millis(5));
     let done = AtomicBool::new(false);
+    let holding = AtomicBool::new(false);
     thread::scope(|s| {
-        s.spawn(|| {
-            let guard = gil.acquire();
-            while !done.load(Ordering::Relaxed) {
-                guard.check();
-                std::hint::spin_loop();
-            }
+        let mut guard = gil.acquire();
+        guard.allow_threads(|| {
+            s.spawn(|| {
+                let guard = gil.acquire();
+                holding.store(true, Ordering::SeqCst);
+                while !done.load(Ordering::Relaxed) {
+                    guard.check();
+                    std::hint::spin_loop();
+                }
+            });
+            common::wait_for("the CPU-bound thread to hold the GIL", || {
+                holding.load(Ordering::SeqCst)
+            });
         });
-        s.spawn(|| {
-            let mut guard = gil.acquire();
-            for _ in 0..50 {
-                guard.allow_threads(|| thread::sleep(Duration::from_micros(100)));
-            }
-            done.store(true, Ordering::Relaxed);
-        });
+        for _ in 0..50 {
+            guard.allow_threads(|| thread::sleep(Duration::from_micros(100)));
+        }
+        done.store(true, Ordering::Relaxed);
+        drop(guard);
     });
     let s = gil.stats();
     assert!(s.priority_switches >= 1, "{s:?}");
