@@ -117,6 +117,8 @@ pub(crate) fn epoch() -> Instant {
 }
 
 /// Nanoseconds since [`epoch`], never 0 (callers may use 0 for "unknown").
+/// Unused under loom, where time is the model's.
+#[cfg_attr(loom, allow(dead_code))]
 #[inline]
 pub(crate) fn now_ns() -> u64 {
     (epoch().elapsed().as_nanos().min(u128::from(u64::MAX - 1)) as u64).max(1)

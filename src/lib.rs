@@ -124,10 +124,13 @@
 //! * **`Barrier`**: a timeout that races the round's completion never breaks
 //!   the barrier; `Barrier::new(0)` panics (use [`Barrier::try_new`] for an
 //!   `Err`).
-//! * **`Gil`** hands the GIL directly to the waiter that asked for it (no
-//!   barging), like CPython's FORCE_SWITCHING, but a thread returning from
-//!   [`GilGuard::allow_threads`] (I/O) gets it back within a short slice
-//!   instead of a whole switch interval: no convoy effect.
+//! * **`Gil`** is scheduled by fair share (like Linux's CFS) instead of
+//!   CPython's heuristics: every hand-off is direct (no barging) and goes to
+//!   the waiter that has used the least GIL time; a thread returning from
+//!   [`GilGuard::allow_threads`] (I/O) gets the GIL back at the holder's
+//!   next `check` instead of after a whole switch interval (no convoy
+//!   effect); and every waiter is served within a stated bound (no
+//!   starvation).
 //!
 //! Misuse is a clear [`Error`], worded like Python's message, never UB, a
 //! silent no-op or a hang. Where the type system already proves the lock is

@@ -1,10 +1,15 @@
 #![no_main]
-//! Single-thread op sequences on a `Gil` against a model: whether this thread
-//! holds it, and what the counters must say. Durations are arbitrary (zero,
-//! huge, `Duration::MAX`); nothing may panic or hang.
+//! Op sequences on a `Gil` against a model: whether this thread holds it,
+//! and what the counters must say. Durations are arbitrary (zero, huge,
+//! `Duration::MAX`); nothing may panic or hang. Alone, no acquisition ever
+//! waits (so no hand-off, no I/O wait); `Helper` adds a second thread that
+//! takes the GIL through every path (newcomer, `check`, `yield_now`,
+//! `allow_threads`) while this one polls, which the counters must account
+//! for exactly.
 
 use arbitrary::Arbitrary;
-use pysync::{Gil, GilGuard};
+use pysync::{Gil, GilGuard, GilStats};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -40,11 +45,18 @@ enum Op {
     AllowThreads(Vec<Op>),
     SetSwitchInterval(Dur),
     Stats,
+    /// Only when not held: a helper thread takes the GIL, goes through
+    /// `allow_threads`, `check` and `yield_now`, while this thread takes it
+    /// and polls `check` / `yield_now` until the helper is done.
+    Helper,
 }
 
 struct Model {
     acquisitions: u64,
     releases: u64,
+    /// Acquisitions and releases by helper threads and by switches: the
+    /// counters then only have to add up.
+    helped: bool,
 }
 
 fn run<'g>(gil: &'g Gil, guard: &mut Option<GilGuard<'g>>, ops: &[Op], m: &mut Model, depth: u32) {
@@ -124,14 +136,70 @@ fn run<'g>(gil: &'g Gil, guard: &mut Option<GilGuard<'g>>, ops: &[Op], m: &mut M
             }
             Op::Stats => {
                 let s = gil.stats();
-                assert_eq!(s.acquisitions, m.acquisitions, "{s:?}");
-                assert_eq!(s.voluntary_releases, m.releases, "{s:?}");
-                assert_eq!(s.switches(), 0, "{s:?}");
+                check_stats(s, &*m);
                 assert_eq!(s.acquisitions, s.releases() + u64::from(guard.is_some()));
+            }
+            Op::Helper => {
+                if guard.is_none() {
+                    helper_round(gil);
+                    m.helped = true;
+                    let s = gil.stats();
+                    assert_eq!(s.acquisitions, s.releases(), "{s:?}");
+                }
             }
         }
         assert_eq!(gil.locked(), guard.is_some());
     }
+}
+
+/// What the counters must say: exactly the model's counts while this thread
+/// was alone; after a helper round, only the identities.
+fn check_stats(s: GilStats, m: &Model) {
+    assert!(s.max_wait <= s.total_wait, "{s:?}");
+    assert!(
+        s.io_max_wait <= s.io_wait && s.io_wait <= s.total_wait,
+        "{s:?}"
+    );
+    assert_eq!(s.cpu_wait(), s.total_wait - s.io_wait, "{s:?}");
+    if !m.helped {
+        assert_eq!(s.acquisitions, m.acquisitions, "{s:?}");
+        assert_eq!(s.voluntary_releases, m.releases, "{s:?}");
+        assert_eq!(s.switches(), 0, "{s:?}");
+        assert_eq!((s.io_waits, s.io_wait), (0, Duration::ZERO), "{s:?}");
+        assert_eq!(s.handoffs_to_spinning + s.handoffs_to_sleeping, 0, "{s:?}");
+    } else {
+        // Every hand-off ended a wait; a switch is a hand-off.
+        assert!(
+            s.handoffs_to_spinning + s.handoffs_to_sleeping >= s.switches(),
+            "{s:?}"
+        );
+        assert!(s.io_waits <= s.acquisitions, "{s:?}");
+    }
+}
+
+/// A helper thread goes through every way of taking the GIL while this
+/// thread holds it and polls; both finish (nothing hangs).
+fn helper_round(gil: &Gil) {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let mut g = gil.acquire(); // a newcomer
+            g.check();
+            g.allow_threads(|| ()); // a returner
+            g.yield_now();
+            g.check();
+            drop(g);
+            done.store(true, Ordering::SeqCst);
+        });
+        let g = gil.acquire();
+        while !done.load(Ordering::SeqCst) {
+            g.check();
+            g.yield_now(); // hands over whenever the helper waits
+            std::thread::yield_now();
+        }
+        drop(g);
+        h.join().expect("the helper does not panic");
+    });
 }
 
 libfuzzer_sys::fuzz_target!(|ops: Vec<Op>| {
@@ -139,6 +207,7 @@ libfuzzer_sys::fuzz_target!(|ops: Vec<Op>| {
     let mut m = Model {
         acquisitions: 0,
         releases: 0,
+        helped: false,
     };
     let mut guard = None;
     run(&gil, &mut guard, &ops, &mut m, 0);
@@ -147,9 +216,7 @@ libfuzzer_sys::fuzz_target!(|ops: Vec<Op>| {
     }
     let s = gil.stats();
     assert!(!gil.locked());
-    assert_eq!(
-        (s.acquisitions, s.voluntary_releases),
-        (m.acquisitions, m.releases)
-    );
+    check_stats(s, &m);
+    assert_eq!(s.acquisitions, s.releases(), "{s:?}");
     assert!(gil.try_acquire().is_some());
 });

@@ -21,9 +21,17 @@ struct Shared {
 unsafe impl Sync for Shared {}
 
 impl Shared {
+    /// With the default interval: a waiter asks once its timer fires (the
+    /// model's time passes where loom times a park out).
     fn new() -> Arc<Shared> {
+        Shared::with_interval(std::time::Duration::from_millis(5))
+    }
+
+    /// With interval zero a waiter is due as soon as the holder has used as
+    /// much as it: requests without timers, for the larger models.
+    fn with_interval(interval: std::time::Duration) -> Arc<Shared> {
         Arc::new(Shared {
-            gil: Gil::new(),
+            gil: Gil::with_switch_interval(interval),
             data: UnsafeCell::new(0),
             log: Mutex::new(Vec::new()),
         })
@@ -157,7 +165,7 @@ fn yield_now_hands_over() {
 #[test]
 fn priority_and_cpu_waiters_with_holder() {
     crate::support::model(|| {
-        let sh = Shared::new();
+        let sh = Shared::with_interval(std::time::Duration::ZERO);
         let guard = sh.gil.acquire();
         let cpu = {
             let sh = sh.clone();
@@ -178,6 +186,175 @@ fn priority_and_cpu_waiters_with_holder() {
         drop(guard);
         cpu.join().unwrap();
         io.join().unwrap();
+        sh.assert_settled(3);
+    });
+}
+
+/// `set_switch_interval` races a waiter that is about to park with the old
+/// interval (`Duration::MAX`: never ask): the waiter must end up asking
+/// under the new one (zero: at once), so that the holder's `check()` hands
+/// over. A waiter that parked with the old plan and missed the change would
+/// sleep until a voluntary release (0.1.0).
+#[test]
+fn set_switch_interval_reaches_a_parking_waiter() {
+    crate::support::model(|| {
+        let sh = Shared::with_interval(std::time::Duration::MAX);
+        let guard = sh.gil.acquire();
+        let w = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let _g = sh.gil.acquire();
+                sh.section("W");
+            })
+        };
+        sh.gil.set_switch_interval(std::time::Duration::ZERO);
+        // Poll as a CPU-bound holder would; yielding lets the waiter run
+        // until it blocks. Unbounded: a waiter that missed the change would
+        // never ask, and the loop would spin until loom's branch limit
+        // fails the model.
+        while !sh.log.lock().unwrap().contains(&"W") {
+            guard.check();
+            thread::yield_now();
+        }
+        drop(guard);
+        w.join().unwrap();
+        sh.assert_settled(1);
+    });
+}
+
+/// A waiter's decision to ask for a switch is about one holder under one
+/// interval. Here the GIL passes from the first holder to whichever waiter
+/// comes first, which at once sets the interval to `Duration::MAX` ("never
+/// force a switch") and polls `check()`: no decision made before (about the
+/// previous holder, or under the previous interval) may force it to switch.
+/// On 0.1.0 a waiter that decided to ask outside the queue lock raised the
+/// request against whoever held the GIL when it validated.
+#[test]
+fn stale_request_never_reaches_the_next_holder() {
+    crate::support::model(|| {
+        let sh = Shared::with_interval(std::time::Duration::ZERO);
+        let guard = sh.gil.acquire();
+        let spawn = |who: &'static str| {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let g = sh.gil.acquire();
+                sh.gil.set_switch_interval(std::time::Duration::MAX);
+                g.check();
+                sh.section(who);
+            })
+        };
+        let a = spawn("A");
+        let b = spawn("B");
+        sh.section("H");
+        drop(guard);
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(sh.gil.stats().switches(), 0, "{:?}", sh.gil.stats());
+        sh.assert_settled(3);
+    });
+}
+
+/// A holder that never releases, only polls `check`, still serves a
+/// waiter: the waiter's timer fires (model time passes), it raises the
+/// drop request, and the next `check` hands over. A waiter parked without
+/// a timer or a request would never be served.
+#[test]
+fn checks_alone_serve_a_waiter() {
+    crate::support::model(|| {
+        let sh = Shared::new();
+        let guard = sh.gil.acquire();
+        let w = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let _g = sh.gil.acquire();
+                sh.section("W");
+            })
+        };
+        // Unbounded (see `set_switch_interval_reaches_a_parking_waiter`).
+        while !sh.log.lock().unwrap().contains(&"W") {
+            guard.check();
+            thread::yield_now();
+        }
+        assert_eq!(sh.gil.stats().forced_switches, 1);
+        drop(guard);
+        w.join().unwrap();
+        sh.assert_settled(1);
+    });
+}
+
+/// Two waiters behind a holder: both may raise the drop request, and the
+/// holder's `check` serves one. If `A` gets the GIL that way, `B`'s
+/// request was about the old holder: it is woken to plan against `A`,
+/// which only polls `check` until `B` has run. A request lost at the
+/// hand-off would leave `B` queued and `A` polling forever.
+#[test]
+fn a_waiter_whose_request_lost_asks_the_next_holder() {
+    crate::support::model(|| {
+        let sh = Shared::with_interval(std::time::Duration::ZERO);
+        let guard = sh.gil.acquire();
+        let a = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let g = sh.gil.acquire();
+                sh.section("A");
+                // Unbounded: it ends once B is served, which loom reaches
+                // in every schedule (yielding lets B run until it blocks,
+                // and preemptions are bounded); a lost request would spin
+                // here until loom's branch limit fails the model.
+                while !sh.log.lock().unwrap().contains(&"B") {
+                    g.check();
+                    thread::yield_now();
+                }
+            })
+        };
+        let b = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let _g = sh.gil.acquire();
+                sh.section("B");
+            })
+        };
+        guard.check();
+        sh.section("H");
+        drop(guard);
+        a.join().unwrap();
+        b.join().unwrap();
+        sh.assert_settled(3);
+    });
+}
+
+/// An I/O thread and a CPU-bound one trade the GIL through the spinner
+/// slot: coming back from `allow_threads` the I/O thread enters the slot
+/// and asks; the holder's `check` hands it the GIL with one store and
+/// queues again (itself trying the slot first), and gets the GIL back at the
+/// I/O thread's next release. A waiter that leaves the slot just as it is
+/// handed the GIL must end up holding it, and one that a hand-off took out
+/// of the slot must not be left waiting: either loses the GIL for good.
+#[test]
+fn io_and_cpu_trade_through_the_spinner_slot() {
+    crate::support::model(|| {
+        let sh = Shared::new();
+        let done = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let mut io = sh.gil.acquire();
+        let cpu = {
+            let (sh, done) = (sh.clone(), done.clone());
+            thread::spawn(move || {
+                let g = sh.gil.acquire();
+                sh.section("C");
+                // Unbounded: see `set_switch_interval_reaches_a_parking_waiter`.
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    g.check();
+                    thread::yield_now();
+                }
+            })
+        };
+        io.allow_threads(|| ());
+        sh.section("I1");
+        io.allow_threads(|| ());
+        sh.section("I2");
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(io);
+        cpu.join().unwrap();
         sh.assert_settled(3);
     });
 }
