@@ -2,7 +2,8 @@
 //!
 //! # State
 //! * `lock`: a [`Lock`] (one byte) that is held while anybody owns the RLock;
-//! * `owner`: the owning thread's id (0: none), written only by the owner,
+//! * `owner`: the owning thread's id (0: none; ids are never reused, see
+//!   `crate::sync::thread_id`), written only by the owner,
 //!   right after acquiring `lock` and right before releasing it;
 //! * `count`: the recursion depth, read and written only by the owner.
 //!
@@ -15,7 +16,7 @@ use crate::blocking::{self, RawAcquire};
 use crate::error::Error;
 use crate::lock::Lock;
 use crate::park;
-use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, thread_id};
+use crate::sync::{AtomicU32, AtomicU64, Ordering, loom_const_fn, thread_id};
 use core::fmt;
 use core::marker::PhantomData;
 use std::time::Instant;
@@ -26,8 +27,12 @@ use std::time::Instant;
 ///   (each `acquire` needs a matching `release`).
 /// * Releasing from a thread that does not own it is an error
 ///   ([`Error::NotOwned`], Python's "cannot release un-acquired lock").
-/// * No allocation and no syscall per acquire: the owner is the address of a
-///   thread-local byte. At most 16 bytes.
+/// * No allocation and no syscall per acquire: the owner is the calling
+///   thread's id, a number never given to another thread of the process
+///   (cached thread-locally: one load). So an RLock left locked by a thread
+///   that exited stays locked, and no later thread ever finds itself its
+///   owner (Python's thread idents, like thread-local addresses, can be
+///   reused: there a new thread may inherit the lock). At most 16 bytes.
 /// * Recursion depth is limited to `u32::MAX`; going past it panics.
 /// * Eventually fair, like [`Lock`] (it is one inside).
 /// * May be freed as soon as the last call using it has returned: the
@@ -48,7 +53,7 @@ use std::time::Instant;
 /// assert!(rlock.release().is_err()); // not owned any more
 /// ```
 pub struct RLock {
-    owner: park::Watched<AtomicUsize>,
+    owner: park::Watched<AtomicU64>,
     count: park::Watched<AtomicU32>,
     lock: Lock,
 }
@@ -79,7 +84,7 @@ impl RLock {
         #[inline]
         pub fn new() -> RLock {
             RLock {
-                owner: park::watched(AtomicUsize::new(0)),
+                owner: park::watched(AtomicU64::new(0)),
                 count: park::watched(AtomicU32::new(0)),
                 lock: Lock::new(),
             }
@@ -198,7 +203,7 @@ impl RLock {
 
     /// Re-entry by the owner: bumps the depth and returns true.
     #[inline]
-    fn reenter(&self, me: usize) -> bool {
+    fn reenter(&self, me: u64) -> bool {
         // Relaxed: see the module docs.
         if self.owner.load(Ordering::Relaxed) != me {
             return false;
@@ -214,7 +219,7 @@ impl RLock {
     /// Records ownership if `acquired` (`lock` was just acquired); returns
     /// `acquired`.
     #[inline]
-    fn became_owner_if(&self, me: usize, acquired: bool) -> bool {
+    fn became_owner_if(&self, me: u64, acquired: bool) -> bool {
         if acquired {
             self.became_owner(me, 1);
         }
@@ -223,7 +228,7 @@ impl RLock {
 
     /// Records ownership right after `lock` was acquired.
     #[inline]
-    fn became_owner(&self, me: usize, count: u32) {
+    fn became_owner(&self, me: u64, count: u32) {
         // Relaxed: ordered after the acquire of `lock`; see the module docs.
         self.owner.store(me, Ordering::Relaxed);
         self.count.store(count, Ordering::Relaxed);
@@ -363,14 +368,16 @@ impl fmt::Debug for RLockGuard<'_> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RawThreadId;
 
-// SAFETY: `thread_id` is the address of a thread-local byte, non-zero and
-// distinct among live threads, and stable for the thread's life.
+// SAFETY: `thread_id` is non-zero, never reused and stable for the
+// thread's life; on 64-bit targets the conversion is exact. On 32-bit ones
+// the low 32 bits (0 mapped to 1) are distinct among any 2^32 consecutive
+// threads, so among live threads in any real process.
 unsafe impl lock_api::GetThreadId for RawThreadId {
     const INIT: RawThreadId = RawThreadId;
 
     #[inline]
     fn nonzero_thread_id(&self) -> core::num::NonZeroUsize {
-        core::num::NonZeroUsize::new(thread_id()).expect("TLS address is never null")
+        core::num::NonZeroUsize::new(thread_id() as usize).unwrap_or(core::num::NonZeroUsize::MIN)
     }
 }
 

@@ -38,18 +38,45 @@ macro_rules! loom_const_fn {
 }
 pub(crate) use loom_const_fn;
 
-/// A non-zero id for the calling thread, unique among live threads.
+/// A non-zero id for the calling thread, never given to another thread of
+/// the process, not even after this one exits (unlike Python's
+/// `threading.get_ident()`, or a thread-local address, which a later thread
+/// may get again: an `RLock` left locked by a thread that exited would then
+/// look owned by the newcomer).
 ///
-/// It is the address of a thread-local byte: no allocation, no syscall, one
-/// TLS access. An id may be reused by a thread started after this one exits
-/// (like Python's `threading.get_ident()`).
+/// A process-wide counter, read once per thread and cached thread-locally:
+/// after a thread's first call, one thread-local load. 64 bits on every
+/// target, so it never wraps.
 #[inline]
-pub(crate) fn thread_id() -> usize {
+pub(crate) fn thread_id() -> u64 {
+    use core::cell::Cell;
     #[cfg(not(loom))]
-    std::thread_local!(static ID: u8 = const { 0 });
+    std::thread_local!(static ID: Cell<u64> = const { Cell::new(0) });
+    // Under loom the cache is per model thread (loom's thread-locals); the
+    // counter stays a std atomic: it only hands out numbers, nothing for
+    // loom to explore.
     #[cfg(loom)]
-    loom::thread_local!(static ID: u8 = 0);
-    ID.with(|b| b as *const u8 as usize)
+    loom::thread_local!(static ID: Cell<u64> = Cell::new(0));
+    ID.with(|id| match id.get() {
+        0 => {
+            let fresh = next_thread_id();
+            id.set(fresh);
+            fresh
+        }
+        known => known,
+    })
+}
+
+/// The next unused thread id (the slow path of [`thread_id`], once per
+/// thread).
+#[cold]
+#[inline(never)]
+fn next_thread_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    // Relaxed: only uniqueness matters, which the RMW gives; nothing is
+    // published with the id. Starting at 1 and 64 bits wide, it is never 0
+    // (2^64 threads cannot be started).
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Bounded spin-then-park backoff (`parking_lot_core::SpinWait`).

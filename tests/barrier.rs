@@ -709,3 +709,32 @@ fn lock_step_rounds_with_timeouts_stay_exact() {
     assert!(took >= Duration::from_millis(20) && took < LONG, "{took:?}");
     assert!(b.broken());
 }
+
+/// `with_scoped_action`: an action borrowing from the scope (not
+/// `'static`, not boxed) runs once per round in `thread::scope`; a panic in
+/// it breaks the barrier like an owned action's.
+#[test]
+fn scoped_action_borrows_and_breaks_on_panic() {
+    let _watchdog = common::watchdog();
+    let rounds = Mutex::new(Vec::new());
+    let b = Barrier::with_scoped_action(3, || {
+        let mut r = rounds.lock().unwrap();
+        let n = r.len();
+        r.push(n);
+    });
+    thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                for _ in 0..4 {
+                    b.wait().unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(rounds.into_inner().unwrap(), [0, 1, 2, 3]);
+
+    let b = Barrier::with_scoped_action(1, || panic!("action failed"));
+    assert_eq!(common::panic_message(|| b.wait()), "action failed");
+    assert!(b.broken());
+    assert_eq!(b.wait(), Err(Error::BrokenBarrier));
+}

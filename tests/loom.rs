@@ -31,3 +31,6 @@ mod gil;
 
 #[path = "loom/process.rs"]
 mod process;
+
+#[path = "loom/condvar.rs"]
+mod condvar;

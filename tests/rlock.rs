@@ -272,3 +272,30 @@ fn reentrant_mutex_alias() {
     }
     assert_eq!(m.lock().get(), 4000);
 }
+
+/// A thread that exits while owning an RLock leaves it locked for good
+/// (like Python's), but no later thread inherits it: thread ids are never
+/// reused (Python's `get_ident()` may be, and a TLS address would be).
+#[test]
+fn a_later_thread_never_inherits_an_exited_owner() {
+    let _watchdog = common::watchdog();
+    let r = Arc::new(RLock::new());
+    let r2 = Arc::clone(&r);
+    thread::spawn(move || std::mem::forget(r2.lock()))
+        .join()
+        .unwrap();
+    assert!(r.locked());
+    let inherited = (0..20)
+        .filter(|_| {
+            let r = Arc::clone(&r);
+            thread::spawn(move || r.is_owned() || r.recursion_count() != 0 || r.release().is_ok())
+                .join()
+                .unwrap()
+        })
+        .count();
+    assert_eq!(
+        inherited, 0,
+        "later threads that took over the exited owner's lock"
+    );
+    assert!(r.locked());
+}

@@ -6,6 +6,9 @@
 //! * `pysync`: a [`Lock`] shared through an `Arc` by two `Condition`s, the
 //!   items in an `UnsafeCell` that only the lock's holder touches (what
 //!   Python's `Queue` does with its `deque`);
+//! * `pysync_condvar`: `pysync::Mutex<VecDeque>` + two `pysync::Condvar`s
+//!   waiting with its guard, `wait_timeout_while` (no `unsafe`, no second
+//!   lock: the port the docs now show);
 //! * `std`: `Mutex<VecDeque>` + two `Condvar`s, `wait_timeout_while`;
 //! * `parking_lot`: `Mutex<VecDeque>` + two `Condvar`s, `wait_while_for`.
 //!
@@ -26,7 +29,7 @@ pub const MAXSIZE: usize = 4;
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The implementations, by bench name.
-pub const IMPLS: [&str; 3] = ["pysync", "std", "parking_lot"];
+pub const IMPLS: [&str; 4] = ["pysync", "pysync_condvar", "std", "parking_lot"];
 
 /// A blocking bounded queue of `u64`.
 pub trait BoundedQueue: Sync + Default {
@@ -99,6 +102,38 @@ impl BoundedQueue for PysyncQueue {
         let item = unsafe { self.items() }.pop_front().unwrap();
         self.not_full.notify_one().unwrap();
         self.lock.release().unwrap();
+        item
+    }
+}
+
+/// The same with pysync's `Mutex<T>` and `Condvar` (the guard-passing
+/// shape of std's and parking_lot's).
+#[derive(Default)]
+pub struct PysyncCondvarQueue {
+    items: pysync::Mutex<VecDeque<u64>>,
+    not_empty: pysync::Condvar,
+    not_full: pysync::Condvar,
+}
+
+impl BoundedQueue for PysyncCondvarQueue {
+    fn put(&self, item: u64) {
+        let mut q = self.items.lock();
+        let r = self
+            .not_full
+            .wait_timeout_while(&mut q, TIMEOUT, |q| q.len() >= MAXSIZE);
+        assert!(!r.timed_out(), "put timed out");
+        q.push_back(item);
+        self.not_empty.notify_one();
+    }
+
+    fn get(&self) -> u64 {
+        let mut q = self.items.lock();
+        let r = self
+            .not_empty
+            .wait_timeout_while(&mut q, TIMEOUT, |q| q.is_empty());
+        assert!(!r.timed_out(), "get timed out");
+        let item = q.pop_front().unwrap();
+        self.not_full.notify_one();
         item
     }
 }
@@ -234,6 +269,7 @@ pub fn run<Q: BoundedQueue>(t: usize, items: u64) -> Run {
 pub fn run_named(name: &str, t: usize, items: u64) -> Run {
     match name {
         "pysync" => run::<PysyncQueue>(t, items),
+        "pysync_condvar" => run::<PysyncCondvarQueue>(t, items),
         "std" => run::<StdQueue>(t, items),
         "parking_lot" => run::<ParkingLotQueue>(t, items),
         _ => panic!("unknown queue implementation {name}"),

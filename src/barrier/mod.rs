@@ -71,10 +71,38 @@ use std::time::Duration;
 /// indices.sort();
 /// assert_eq!(indices, [0, 1, 2]);
 /// ```
-pub struct Barrier {
+///
+/// # A borrowed action
+/// The action type is a parameter, `Box<dyn Fn() + Send + Sync>` (an owned,
+/// `'static` action) unless said otherwise, so [`Barrier`] alone names the
+/// usual barrier. [`with_scoped_action`](Barrier::with_scoped_action) takes
+/// any `Fn() + Sync`, unboxed, and may borrow from the enclosing scope, for
+/// a barrier shared in `thread::scope`:
+///
+/// ```
+/// use pysync::Barrier;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::thread;
+///
+/// let phases = AtomicUsize::new(0); // borrowed by the action, not 'static
+/// let barrier = Barrier::with_scoped_action(3, || {
+///     phases.fetch_add(1, Ordering::Relaxed);
+/// });
+/// thread::scope(|s| {
+///     for _ in 0..3 {
+///         s.spawn(|| {
+///             for _ in 0..2 {
+///                 barrier.wait().unwrap();
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(phases.into_inner(), 2); // the barrier's borrow has ended
+/// ```
+pub struct Barrier<F = Box<dyn Fn() + Send + Sync>> {
     raw: RawBarrier,
     timeout: Option<Duration>,
-    action: Option<Box<dyn Fn() + Send + Sync>>,
+    action: Option<F>,
 }
 
 impl Barrier {
@@ -194,6 +222,47 @@ impl Barrier {
             ..Barrier::with_action(parties, action)
         }
     }
+}
+
+impl<F: Fn() + Sync> Barrier<F> {
+    /// A barrier whose `action` may borrow (any `Fn() + Sync`, not boxed,
+    /// not `'static`): for a barrier shared within `thread::scope`. Runs like
+    /// [`with_action`](Barrier::with_action)'s. Chain
+    /// [`and_timeout`](Barrier::and_timeout) for a default timeout.
+    ///
+    /// # Panics
+    /// As [`new`](Barrier::new), with `parties == 0`.
+    ///
+    /// ```
+    /// let mut log = std::sync::Mutex::new(Vec::new());
+    /// let b = pysync::Barrier::with_scoped_action(1, || log.lock().unwrap().push("phase"));
+    /// b.wait().unwrap();
+    /// assert_eq!(log.get_mut().unwrap().len(), 1);
+    /// ```
+    pub fn with_scoped_action(parties: usize, action: F) -> Barrier<F> {
+        let Barrier { raw, timeout, .. } = Barrier::new(parties);
+        Barrier {
+            raw,
+            timeout,
+            action: Some(action),
+        }
+    }
+
+    /// The same barrier with a default timeout for [`wait`](Barrier::wait)
+    /// (as [`with_timeout`](Barrier::with_timeout)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = pysync::Barrier::with_scoped_action(2, || {}).and_timeout(Duration::from_millis(1));
+    /// assert!(b.wait().is_err()); // nobody else came: broken
+    /// ```
+    #[must_use]
+    pub fn and_timeout(self, default: Duration) -> Barrier<F> {
+        Barrier {
+            timeout: Some(default),
+            ..self
+        }
+    }
 
     blocking::barrier_forms!("b" = "pysync::Barrier::new(1)");
 
@@ -300,11 +369,12 @@ impl Barrier {
 
     #[inline]
     fn wait_core(&self, deadline: Deadline) -> Result<usize, Error> {
-        self.raw.wait(deadline, self.action.as_deref())
+        let action = self.action.as_ref().map(|f| f as &(dyn Fn() + Sync));
+        self.raw.wait(deadline, action)
     }
 }
 
-impl fmt::Debug for Barrier {
+impl<F: Fn() + Sync> fmt::Debug for Barrier<F> {
     /// Shows `parties`, `n_waiting` and `broken` (snapshots; never blocks).
     ///
     /// ```

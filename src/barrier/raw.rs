@@ -180,7 +180,7 @@ pub(crate) struct RawBarrier {
 }
 
 /// A round's action, run by its last arrival.
-pub(crate) type Action<'a> = Option<&'a (dyn Fn() + Send + Sync)>;
+pub(crate) type Action<'a> = Option<&'a (dyn Fn() + Sync)>;
 
 impl RawBarrier {
     loom_const_fn! {

@@ -3,7 +3,7 @@
 //! and [`ConditionLock`], over [`raw::RawCondition`] (the waiter count, the
 //! wait and the requeueing notify; its module docs state the invariants).
 
-mod raw;
+pub(crate) mod raw;
 
 use crate::blocking;
 use crate::deadline::Deadline;
@@ -59,6 +59,11 @@ mod sealed {
 /// let rlock = RLock::new();
 /// assert!(!rlock.is_held()); // an RLock must be owned by the caller
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a lock a `pysync::Condition` can be bound to",
+    label = "a `Condition` is bound to a `pysync::Lock` or `pysync::RLock` (owned, `&`, or `Arc`)",
+    note = "for data behind a `pysync::Mutex<T>`, use `pysync::Condvar`, which waits with the mutex's guard"
+)]
 pub trait ConditionLock: sealed::Sealed {
     /// Whether the calling thread may wait on or notify a condition bound to
     /// this lock (Python's `Condition._is_owned`): for a [`Lock`], whether it

@@ -12,7 +12,18 @@
 //! * `notified`: how many waiters notifiers have moved or woken so far
 //!   (wrapping). Only a hint for a spinning waiter (see below); changed under
 //!   the queue lock with `waiters -= k`.
-//! * `lock`: the bound lock.
+//! * `lock`: the bound lock, for a `Condition`; for a `Condvar`, whose
+//!   lock comes with each wait's guard, a [`BoundWhileWaiting`] word instead:
+//!   the address of the lock its waiters wait with, 0 while nobody waits
+//!   (see [`Binding`]). Set in a waiter's `validate` when the queue is empty
+//!   (a waiter with another lock is refused there: `Invalid`, its lock never
+//!   released, and the `Condvar` panics), cleared by whoever empties the
+//!   queue; always under the queue lock, so it is non-zero exactly while
+//!   `waiters` is. A `Condvar`'s notifier reads it as a guess, requeues onto
+//!   that lock's key, and touches the lock only in `validate`, after seeing
+//!   the binding unchanged under the queue lock (then a waiter, which
+//!   borrows the lock, is queued: the lock is alive); a changed binding
+//!   means the waiters it saw left and others came, and it notifies those.
 //!
 //! | transition                | who                                  | ordering |
 //! |---------------------------|--------------------------------------|----------|
@@ -71,9 +82,83 @@ use crate::sync::{AtomicU32, AtomicUsize, Ordering, loom_const_fn, spin_before_s
 use core::cell::Cell;
 use std::time::Instant;
 
+/// What a wait returns (as `Error::InvalidArgument`) when other threads
+/// wait on the same condition with another lock.
+pub(crate) const OTHER_LOCK: &str = "a Condvar was waited on with two different mutexes at once";
+
+/// Which lock a condition's waiters wait with. A
+/// [`Condition`](super::Condition) is bound to its lock for life (every
+/// [`Sealed`] lock: nothing to record); a [`Condvar`](crate::Condvar) learns
+/// the lock from each wait's guard, and all the waiters queued at one time
+/// must use the same lock, since a notify requeues them onto that lock's
+/// queue ([`BoundWhileWaiting`]). Both methods run under the condition
+/// key's queue lock: they must not panic.
+pub(crate) trait Binding {
+    /// A waiter on `lock` is about to queue: whether it may (binding the
+    /// condition to `lock` if nobody waits).
+    fn bind(&self, lock: &Lock) -> bool;
+    /// The queue has just become empty.
+    fn unbind(&self);
+}
+
+/// A condition's own lock: bound for life.
+impl<L: Sealed + ?Sized> Binding for L {
+    #[inline]
+    fn bind(&self, _lock: &Lock) -> bool {
+        true
+    }
+    #[inline]
+    fn unbind(&self) {}
+}
+
+/// A condition bound, while threads wait on it, to the lock they wait
+/// with: the address of that [`Lock`] (which is also its parking key, see
+/// `Lock`'s `repr(transparent)`), 0 while nobody waits. Written only under
+/// the condition key's queue lock, and non-zero exactly while `waiters` is.
+pub(crate) struct BoundWhileWaiting(AtomicUsize);
+
+impl BoundWhileWaiting {
+    loom_const_fn! {
+        /// Nobody waiting, so bound to nothing.
+        #[inline]
+        pub(crate) fn new() -> BoundWhileWaiting {
+            BoundWhileWaiting(AtomicUsize::new(0))
+        }
+    }
+}
+
+impl Binding for BoundWhileWaiting {
+    #[inline]
+    fn bind(&self, lock: &Lock) -> bool {
+        let addr = lock as *const Lock as usize;
+        // Relaxed: queue lock.
+        match self.0.load(Ordering::Relaxed) {
+            0 => {
+                self.0.store(addr, Ordering::Relaxed);
+                true
+            }
+            bound => bound == addr,
+        }
+    }
+    #[inline]
+    fn unbind(&self) {
+        // Relaxed: queue lock.
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// How a requeue ended.
+enum Requeued {
+    Done,
+    /// The condition was rebound to another lock before anyone was moved:
+    /// this many notifications are still to give.
+    Rebound(usize),
+}
+
 /// A condition's state: how many threads are parked on its key, how many
 /// were notified so far, and the bound lock (a field here rather than in
-/// `Condition`, so the three pack into 16 bytes with a `Lock`).
+/// `Condition`, so the three pack into 16 bytes with a `Lock`), or for a
+/// `Condvar` the binding to its waiters' lock.
 pub(crate) struct RawCondition<L> {
     /// Threads parked on this condition's key (the address of this word).
     waiters: AtomicUsize,
@@ -128,12 +213,96 @@ impl<L: Sealed> RawCondition<L> {
     /// Queues, releases the lock (which the caller holds: checked), sleeps
     /// until notified or `deadline`, takes the lock back: `Ok(true)`:
     /// notified; `Ok(false)`: timed out. The lock is held again.
+    #[inline]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, Error> {
-        let lock = &self.lock;
+        self.wait_with(&self.lock, deadline)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_slow(&self, n: usize) {
+        let raw = self.lock.raw_lock();
+        // Bound to `raw` for life: never rebound.
+        let _ = self.requeue(raw.key(), || Some(raw), n);
+    }
+}
+
+impl RawCondition<BoundWhileWaiting> {
+    /// Wakes at most `n` waiters, longest first, onto the queue of the lock
+    /// they wait with (which the caller need not hold). With nobody
+    /// waiting, one load.
+    #[inline]
+    pub(crate) fn notify_bound(&self, n: usize) {
+        // Relaxed: as `notify`. A notifier that does not take the lock at
+        // all after changing what the waiters wait for may miss a waiter
+        // that is just queueing, as with every condition variable.
+        if n != 0 && self.waiters.load(Ordering::Relaxed) != 0 {
+            self.notify_bound_slow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_bound_slow(&self, n: usize) {
+        let mut left = n;
+        loop {
+            // Relaxed: a guess, checked under the queue lock before the
+            // lock is touched.
+            let addr = self.lock.0.load(Ordering::Relaxed);
+            if addr == 0 {
+                return;
+            }
+            let target = || {
+                // Relaxed: queue lock. While it still says `addr`, threads
+                // wait with that lock, each borrowing it until its wait
+                // returns, so the lock is alive.
+                (self.lock.0.load(Ordering::Relaxed) == addr).then(|| {
+                    // SAFETY: `addr` is the address of a live `Lock` (see
+                    // above), and only shared references to it exist.
+                    unsafe { &*(addr as *const Lock) }
+                })
+            };
+            match self.requeue(addr, target, left) {
+                Requeued::Done => return,
+                // The waiters we saw left and others, on another lock,
+                // came: notify those.
+                Requeued::Rebound(l) => left = l,
+            }
+        }
+    }
+}
+
+impl<B: Binding> RawCondition<B> {
+    /// Waiters left the queue (`gone` of them, moved or woken by a
+    /// notifier when `notified`, else timed out): updates the counts and,
+    /// if the queue is now empty, the binding. Under the queue lock; never
+    /// panics (wrapping: the count is at least `gone`).
+    #[inline]
+    fn left_queue(&self, gone: usize, notified: bool) {
+        // Relaxed: queue lock.
+        if self.waiters.fetch_sub(gone, Ordering::Relaxed) == gone {
+            self.lock.unbind();
+        }
+        if notified {
+            // Relaxed: a hint, under the queue lock. Wrapping.
+            self.notified.fetch_add(gone as u32, Ordering::Relaxed);
+        }
+    }
+
+    /// [`wait`](RawCondition::wait) with `lock`, which the waiters of this
+    /// condition wait with (its own for a `Condition`, the guard's for a
+    /// `Condvar`). `Err(InvalidArgument(OTHER_LOCK))`: others wait with
+    /// another lock; nothing was released.
+    pub(crate) fn wait_with<K: Sealed + ?Sized>(
+        &self,
+        lock: &K,
+        deadline: Option<Instant>,
+    ) -> Result<bool, Error> {
         let raw = lock.raw_lock();
         let key = self.key();
         let saved = Cell::new(None);
         let requeued = Cell::new(false);
+        let other_lock = Cell::new(false);
         // (waiters ahead of us, `notified`) when we queued.
         let ticket = Cell::new((0usize, 0u32));
         // Deadlock detector (nothing when the feature is off): drop our
@@ -145,6 +314,11 @@ impl<L: Sealed> RawCondition<L> {
         // Condvar does the same.)
         park::release_resource(raw.key());
         let validate = || {
+            if !self.lock.bind(raw) {
+                // Others wait with another lock (a Condvar misused).
+                other_lock.set(true);
+                return false;
+            }
             // Relaxed: queue lock (the release in before_sleep publishes it
             // to notifiers).
             let ahead = self.waiters.fetch_add(1, Ordering::Relaxed);
@@ -160,8 +334,7 @@ impl<L: Sealed> RawCondition<L> {
         let timed_out = |timed_out_key, was_last| {
             if timed_out_key == key {
                 // Still on the condition: a real timeout, not notified.
-                // Relaxed: queue lock.
-                self.waiters.fetch_sub(1, Ordering::Relaxed);
+                self.left_queue(1, false);
             } else {
                 // A notifier had already moved us to the lock's queue: we
                 // were notified, and are leaving the lock's queue.
@@ -188,8 +361,13 @@ impl<L: Sealed> RawCondition<L> {
                 raw.acquire();
                 requeued.get()
             }
-            // validate always says "park".
-            ParkResult::Invalid => unreachable!("condition park is never invalid"),
+            ParkResult::Invalid => {
+                // Not queued, and the lock was never released: record it
+                // again for the deadlock detector and report the misuse.
+                debug_assert!(other_lock.get(), "validate refuses only a second lock");
+                park::acquire_resource(raw.key());
+                return Err(Error::InvalidArgument(OTHER_LOCK));
+            }
         };
         match saved.take() {
             Some(saved) => {
@@ -220,23 +398,35 @@ impl<L: Sealed> RawCondition<L> {
         }
     }
 
-    #[cold]
-    #[inline(never)]
-    fn notify_slow(&self, n: usize) {
-        let raw = self.lock.raw_lock();
+    /// Requeues up to `n` waiters onto the queue of the lock `target()`
+    /// returns (whose key is `lock_key`), or wakes them if that lock is
+    /// free. `target` runs under the condition's queue lock and returns
+    /// `None` if the waiters no longer wait with that lock.
+    fn requeue<'l>(
+        &self,
+        lock_key: usize,
+        target: impl Fn() -> Option<&'l Lock>,
+        n: usize,
+    ) -> Requeued {
         let key = self.key();
         let mut left = n;
         while left != 0 {
             let unlocked = Cell::new(false);
+            let rebound = Cell::new(false);
             let validate = || {
                 // Relaxed: queue lock.
                 let waiting = self.waiters.load(Ordering::Relaxed);
                 if waiting == 0 {
                     return RequeueOp::Abort;
                 }
+                let Some(raw) = target() else {
+                    rebound.set(true);
+                    return RequeueOp::Abort;
+                };
                 // Requeued threads are woken by the lock's release only if
                 // its PARKED_BIT is set; the notifier normally holds the
-                // lock, but a `Lock` may be released by anyone.
+                // lock, but a `Lock` may be released by anyone (and a
+                // Condvar may be notified without its mutex).
                 if !raw.raw().mark_parked_if_locked() {
                     unlocked.set(true);
                     return RequeueOp::Abort;
@@ -248,24 +438,28 @@ impl<L: Sealed> RawCondition<L> {
                 }
             };
             let callback = |_op, r: park::UnparkResult| {
-                // Relaxed: queue lock. (Wrapping: no arithmetic here may
-                // panic; the sum is at most the waiters counted.)
+                // (Wrapping: no arithmetic here may panic; the sum is at
+                // most the waiters counted.)
                 let moved = r.requeued_threads.wrapping_add(r.unparked_threads);
-                self.waiters.fetch_sub(moved, Ordering::Relaxed);
-                // Relaxed: a hint, under the queue lock. Wrapping.
-                self.notified.fetch_add(moved as u32, Ordering::Relaxed);
+                if moved != 0 {
+                    self.left_queue(moved, true);
+                }
                 token::RETRY
             };
-            let result = park::unpark_requeue(key, raw.key(), validate, callback);
+            let result = park::unpark_requeue(key, lock_key, validate, callback);
+            if rebound.get() {
+                return Requeued::Rebound(left);
+            }
             if unlocked.get() {
                 self.wake_directly(left);
-                return;
+                return Requeued::Done;
             }
             if result.requeued_threads == 0 || !result.have_more_threads {
-                return;
+                return Requeued::Done;
             }
             left = left.saturating_sub(result.requeued_threads);
         }
+        Requeued::Done
     }
 
     /// Wakes up to `n` waiters to acquire the lock themselves: the fallback
@@ -280,12 +474,9 @@ impl<L: Sealed> RawCondition<L> {
             FilterOp::Unpark
         };
         let callback = |r: park::UnparkResult| {
-            // Relaxed: queue lock.
-            self.waiters
-                .fetch_sub(r.unparked_threads, Ordering::Relaxed);
-            // Relaxed: a hint, under the queue lock. Wrapping.
-            self.notified
-                .fetch_add(r.unparked_threads as u32, Ordering::Relaxed);
+            if r.unparked_threads != 0 {
+                self.left_queue(r.unparked_threads, true);
+            }
             token::RETRY
         };
         park::unpark_filter(self.key(), filter, callback);

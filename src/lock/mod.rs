@@ -53,6 +53,10 @@ pub(crate) use raw::RawLock;
 /// thread::spawn(move || l2.release().unwrap()).join().unwrap();
 /// assert!(!lock.locked());
 /// ```
+// `repr(transparent)`, and so is `RawLock`: a `Lock`'s address is its
+// parking key, which a `Condvar` relies on (it records the address of the
+// lock its waiters wait with and requeues them onto that key).
+#[repr(transparent)]
 pub struct Lock {
     raw: RawLock,
 }
@@ -227,7 +231,14 @@ pub struct LockGuard<'a> {
     lock: &'a Lock,
 }
 
-impl LockGuard<'_> {
+impl<'a> LockGuard<'a> {
+    /// The lock held (for a `Condvar` under loom, whose models have no
+    /// `Mutex<T>`).
+    #[cfg(loom)]
+    pub(crate) fn held(&self) -> &'a Lock {
+        self.lock
+    }
+
     /// Releases the lock, handing it to the longest waiter if there is one.
     ///
     /// ```
@@ -336,3 +347,30 @@ pub type Mutex<T> = lock_api::Mutex<Lock, T>;
 /// The guard of a [`Mutex`].
 #[cfg(not(loom))]
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, Lock, T>;
+
+/// The guard of a [`Mutex`] held through an `Arc`, from
+/// [`Mutex::lock_arc`](lock_api::Mutex::lock_arc): owned, so it can move into
+/// `thread::spawn` or be stored without a lifetime.
+///
+/// ```
+/// use std::sync::Arc;
+/// let m = Arc::new(pysync::Mutex::new(1));
+/// let mut g: pysync::ArcMutexGuard<i32> = m.lock_arc();
+/// std::thread::spawn(move || *g += 1).join().unwrap();
+/// assert_eq!(*m.lock(), 2);
+/// ```
+#[cfg(not(loom))]
+pub type ArcMutexGuard<T> = lock_api::ArcMutexGuard<Lock, T>;
+
+/// A [`MutexGuard`] narrowed to a part of the data by
+/// [`MutexGuard::map`](lock_api::MutexGuard::map).
+///
+/// ```
+/// let m = pysync::Mutex::new((1, String::from("a")));
+/// let mut s: pysync::MappedMutexGuard<String> = pysync::MutexGuard::map(m.lock(), |p| &mut p.1);
+/// s.push('b');
+/// drop(s);
+/// assert_eq!(m.lock().1, "ab");
+/// ```
+#[cfg(not(loom))]
+pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, Lock, T>;

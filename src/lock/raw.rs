@@ -72,6 +72,8 @@ const PARKED_BIT: u8 = 0b10;
 const BUSY_SPINS: u32 = 3;
 
 /// The state byte of a [`Lock`](super::Lock) and its transitions.
+/// `repr(transparent)`: its address is its key (see `Lock`).
+#[repr(transparent)]
 pub(crate) struct RawLock {
     state: park::Watched<AtomicU8>,
 }

@@ -173,7 +173,7 @@ impl Semaphore {
     }
 
     #[inline]
-    fn guard(&self) -> SemaphoreGuard<'_> {
+    pub(crate) fn guard(&self) -> SemaphoreGuard<'_> {
         SemaphoreGuard {
             raw: &self.raw,
             limit: MAX,
@@ -309,7 +309,7 @@ impl BoundedSemaphore {
     }
 
     #[inline]
-    fn guard(&self) -> SemaphoreGuard<'_> {
+    pub(crate) fn guard(&self) -> SemaphoreGuard<'_> {
         SemaphoreGuard {
             raw: &self.raw,
             limit: self.initial,
@@ -356,11 +356,14 @@ impl fmt::Debug for BoundedSemaphore {
 /// It is `Send`: a permit is not owned by a thread, so it may be returned
 /// from another one (as Python allows).
 ///
-/// Dropping the guard of a [`BoundedSemaphore`] whose count is already at its
-/// ceiling (because somebody else released too many times meanwhile) panics
-/// with "Semaphore released too many times", unless the thread is already
-/// panicking; use [`release`](SemaphoreGuard::release) to get the error
-/// instead.
+/// **Dropping never panics** (a drop may run while the thread unwinds from
+/// a panic, where a second panic aborts the process). If the permit cannot
+/// be given back — a [`BoundedSemaphore`] already at its ceiling because
+/// somebody released too many times meanwhile (so the permit was, in
+/// effect, already returned), or a [`Semaphore`] at
+/// [`MAX_PERMITS`](Semaphore::MAX_PERMITS) — the count stays where it is
+/// (it saturates). Use [`release`](SemaphoreGuard::release) to get the
+/// error instead.
 ///
 /// ```
 /// let sem = pysync::Semaphore::new(1);
@@ -402,12 +405,9 @@ impl SemaphoreGuard<'_> {
 impl Drop for SemaphoreGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        if self.raw.release(self.limit).is_err() && !std::thread::panicking() {
-            if self.bounded {
-                panic!("{}", Error::TooManyReleases);
-            }
-            overflow();
-        }
+        // Never panics (see the type's docs): a permit that does not fit
+        // under the ceiling is dropped, the count saturates there.
+        let _ = self.raw.release(self.limit);
     }
 }
 

@@ -128,7 +128,7 @@ fn nested_guards_dropped_on_other_threads() {
 }
 
 #[test]
-fn guard_at_ceiling_release_is_err_and_drop_panics() {
+fn guard_at_ceiling_release_is_err_and_drop_is_quiet() {
     let _watchdog = common::watchdog();
     let sem = BoundedSemaphore::new(1);
     let g = sem.access();
@@ -136,9 +136,12 @@ fn guard_at_ceiling_release_is_err_and_drop_panics() {
     assert_err(g.release(), Error::TooManyReleases, TOO_MANY);
     assert_eq!(sem.available(), 1);
 
+    // Drop never panics (it may run during an unwind or in a destructor):
+    // the permit was already given back for us, the count stays at the
+    // ceiling.
     let g = sem.access();
     sem.release().unwrap();
-    assert_eq!(panic_message(move || drop(g)), TOO_MANY);
+    drop(g);
     assert_eq!(sem.available(), 1);
 }
 

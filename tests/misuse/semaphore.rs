@@ -214,13 +214,14 @@ fn panic_inside_guard_scope_gives_the_permit_back() {
 }
 
 #[test]
-fn guard_release_or_drop_past_max_panics_with_overflow_message() {
+fn guard_drop_past_max_saturates_release_panics_with_overflow_message() {
     let _watchdog = common::watchdog();
     let sem = Semaphore::new(Semaphore::MAX_PERMITS);
     let g = sem.access();
     sem.release(); // someone else filled it back up to the max
     assert!(format!("{g:?}").contains("bounded: false"));
-    assert_eq!(panic_message(move || drop(g)), OVERFLOW);
+    // Drop never panics (it may run during an unwind): the count saturates.
+    drop(g);
     assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
 
     let g = sem.access();
