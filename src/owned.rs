@@ -82,8 +82,12 @@ arc_forms!(BoundedSemaphore, "a permit", "pysync::BoundedSemaphore::new(1)";
 /// drop. From [`Lock::lock_arc`] and its `try_`/`_timeout`/`_until` forms.
 ///
 /// `Send`, like [`LockGuard`](crate::LockGuard): a `Lock` has no owner, so
-/// the guard may be dropped on another thread. Dropping never panics (if the
-/// lock was released by hand meanwhile, there is nothing left to release).
+/// the guard may be dropped on another thread. Dropping releases the lock
+/// whoever holds it now, and never panics: if the lock was released by
+/// hand meanwhile ([`Lock::release`]) and another thread took it since, the
+/// drop releases *that* hold (Python's `Lock` has no owner); if it is
+/// unlocked, the drop does nothing. Do not mix a guard with releases by
+/// hand.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -368,16 +368,35 @@ impl fmt::Debug for RLockGuard<'_> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RawThreadId;
 
-// SAFETY: `thread_id` is non-zero, never reused and stable for the
-// thread's life; on 64-bit targets the conversion is exact. On 32-bit ones
-// the low 32 bits (0 mapped to 1) are distinct among any 2^32 consecutive
-// threads, so among live threads in any real process.
+// SAFETY: lock_api requires an id that no two live threads share.
+// 64-bit targets: `thread_id` is non-zero and never given to two threads
+// (the conversion is exact), so even a thread that exits holding the mutex
+// is never taken for a later one. Other targets: a 64-bit id cut to `usize`
+// could collide (ids `k` and `k + 2^32`), so the id there is the address of
+// a thread-local, which no two live threads share (a later thread may get
+// an exited one's address again, which lock_api allows: on those targets a
+// `ReentrantMutex` left locked by a thread that exited may pass to a
+// thread that reuses its address; `RLock` keeps the full 64-bit id).
 unsafe impl lock_api::GetThreadId for RawThreadId {
     const INIT: RawThreadId = RawThreadId;
 
     #[inline]
     fn nonzero_thread_id(&self) -> core::num::NonZeroUsize {
-        core::num::NonZeroUsize::new(thread_id() as usize).unwrap_or(core::num::NonZeroUsize::MIN)
+        #[cfg(target_pointer_width = "64")]
+        {
+            core::num::NonZeroUsize::new(thread_id() as usize)
+                .unwrap_or(core::num::NonZeroUsize::MIN)
+        }
+        #[cfg(not(target_pointer_width = "64"))]
+        {
+            std::thread_local!(static MARK: u8 = const { 0 });
+            // A thread-local's address is non-null and distinct among live
+            // threads.
+            MARK.with(|m| {
+                core::num::NonZeroUsize::new(core::ptr::from_ref(m) as usize)
+                    .unwrap_or(core::num::NonZeroUsize::MIN)
+            })
+        }
     }
 }
 

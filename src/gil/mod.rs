@@ -56,6 +56,9 @@ const fn saturating_ns(d: Duration) -> u64 {
 ///   sleeper's loss is bounded by that granularity;
 /// * **no starvation**: while a thread waits, each other thread can hold the
 ///   GIL for at most about `0.14 × interval` plus one of its own holds
+///   (a hold of code that calls `check` lasts about half an interval, up
+///   to `0.14 × interval` more when the waiter's timer was set against an
+///   earlier holder)
 ///   before the waiter is served (the exact bound and its proof are in the
 ///   `raw` module's docs); in particular threads that hold the GIL for long
 ///   stretches without calling `check` cannot keep a waiter out for more

@@ -40,8 +40,13 @@
 //!   voluntary releases switch); with `I = 0` a waiter asks as soon as the
 //!   holder has used as much as it has.
 //! * **Who times**: the waiters. One not due yet parks until the moment it
-//!   will be; the holder never reads the clock in `check`, which stays one
-//!   relaxed load of `drop_request` when nobody asked.
+//!   will be against the holder it saw; the holder never reads the clock in
+//!   `check`, which stays one relaxed load of `drop_request` when nobody
+//!   asked. A hand-off wakes only the waiters that have asked, so one whose
+//!   timer was set against the previous holder keeps it: if the new holder
+//!   started with a larger virtual time, that waiter asks up to `C + G`
+//!   (plus its own lead `v − F`) later than it could have (its timer still
+//!   fires, and it re-plans then: late, never lost).
 //!
 //! # The bound
 //!
@@ -52,7 +57,8 @@
 //! returner `v ≤ F_W`, a switched-out thread `v − F_W ≤` its own last hold.
 //! So with `n` threads a newcomer waits for at most `(n − 1)(0.14·I + H)`
 //! of other threads' GIL time; for code that calls `check` every few µs, `H`
-//! is about `I/2` plus a wake-up latency. In turns: when every hold is
+//! is about `I/2` plus a wake-up latency, plus up to `C + G` when the
+//! waiter's timer was set against an earlier holder (see "Who times"). In turns: when every hold is
 //! longer than `C + G + (v − F_W)` (e.g. threads that hold the GIL 20 ms
 //! without calling `check`, with `I ≤ 100 ms`), `W` is served before the
 //! others complete `n − 1` holds.

@@ -216,7 +216,11 @@ impl fmt::Debug for Lock {
 /// RAII guard of a [`Lock`]: releases it on drop. Returned by [`Lock::lock`].
 ///
 /// It is `Send`: a `Lock` is not owned, so the guard may be dropped on
-/// another thread (Python lets any thread release a `Lock`).
+/// another thread (Python lets any thread release a `Lock`). For the same
+/// reason a drop releases the lock whoever holds it now: if it was released
+/// by hand meanwhile and another thread took it, the drop releases that
+/// hold; if it is unlocked, the drop does nothing (never panics). Do not
+/// mix a guard with releases by hand.
 ///
 /// ```
 /// let lock = pysync::Lock::new();
@@ -259,8 +263,9 @@ impl<'a> LockGuard<'a> {
 impl Drop for LockGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        // The guard proves the acquisition; an Err only means another thread
-        // already released it on our behalf (a `Lock` is not owned).
+        // An Err only means the lock is unlocked: someone released it by
+        // hand (a `Lock` is not owned). If another thread took it since,
+        // this releases that hold, as Python's would: see the guard docs.
         let _ = self.lock.release();
     }
 }
