@@ -1392,6 +1392,9 @@ mod tests {
         assert_eq!(zero.place(Kind::Returner, 3, Some(floor)), floor);
     }
 
+    /// (Both tests use a 5 s interval and 1 s offsets: the lines between
+    /// two clock readings may take milliseconds under Miri.)
+    ///
     /// A plan is made under the queue lock against the holder of the
     /// moment: the same waiter that is due behind a holder far ahead of it
     /// is not due (and raises nothing) once the GIL has gone to a holder
@@ -1400,7 +1403,7 @@ mod tests {
     #[test]
     fn validate_plans_against_the_current_holder() {
         let _watchdog = crate::test_watchdog::watchdog();
-        let gil = RawGil::new(5_000_000);
+        let gil = RawGil::new(5_000_000_000);
         let vr = Cell::new(0);
         assert!(gil.try_acquire());
         gil.state.fetch_or(WAITERS, Ordering::Relaxed);
@@ -1412,7 +1415,8 @@ mod tests {
         assert_eq!(gil.drop_request.load(Ordering::Relaxed), 1);
         gil.drop_request.store(0, Ordering::Relaxed);
         // The GIL goes to a thread far behind it (as a hand-off records).
-        gil.holder_vr.store(me.vr() - 1_000_000, Ordering::Relaxed);
+        gil.holder_vr
+            .store(me.vr() - 1_000_000_000, Ordering::Relaxed);
         gil.holder_since.store(clock::now(), Ordering::Relaxed);
         let me = waiter(me.vr(), Flags::RETURNER);
         assert!(!gil.validate(Kind::Returner, &me, NEVER, &wanted, &Cell::new(false)));
@@ -1432,7 +1436,7 @@ mod tests {
     #[test]
     fn a_newcomer_keeps_its_place_across_wake_ups() {
         let _watchdog = crate::test_watchdog::watchdog();
-        let gil = RawGil::new(5_000_000);
+        let gil = RawGil::new(5_000_000_000);
         let vr = Cell::new(0);
         assert!(gil.try_acquire());
         gil.state.fetch_or(WAITERS, Ordering::Relaxed);
@@ -1440,7 +1444,8 @@ mod tests {
         // Not due yet: it wants a timer, and is placed at the floor.
         assert!(!gil.validate(Kind::Newcomer, &me, NEVER, &wanted, &placed));
         assert_eq!(me.vr(), VR_ORIGIN);
-        gil.floor.store(VR_ORIGIN + 1_000_000, Ordering::Relaxed);
+        gil.floor
+            .store(VR_ORIGIN + 1_000_000_000, Ordering::Relaxed);
         assert!(gil.validate(Kind::Newcomer, &me, wanted.get(), &wanted, &placed));
         assert_eq!(me.vr(), VR_ORIGIN);
         gil.state.fetch_and(!WAITERS, Ordering::Relaxed);
