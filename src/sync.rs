@@ -278,6 +278,13 @@ pub mod loom_support {
         TOKENS_SEEN.with(|t| std::mem::take(&mut *t.borrow_mut()))
     }
 
+    /// How many threads are parked (queued on any key) in the model right
+    /// now: a model waits for "W is queued" with
+    /// `while parked() < n { loom::thread::yield_now() }`, never by guessing.
+    pub fn parked() -> usize {
+        crate::park::queued()
+    }
+
     loom::lazy_static! {
         /// Choices consumed in the current execution (reset by loom for
         /// every execution). A std atomic: it is bookkeeping of the model,

@@ -43,7 +43,8 @@ const fn saturating_ns(d: Duration) -> u64 {
 ///
 /// * a thread coming back from `allow_threads` having used little GIL time
 ///   (an I/O thread) asks the holder to switch as soon as the holder is
-///   ahead of it by more than a small granularity (switch interval / 25):
+///   ahead of it by more than a small granularity (switch interval / 25,
+///   at most 40 ms):
 ///   the holder's next [`check`](GilGuard::check) hands the GIL over, so an
 ///   I/O thread keeps most of its speed beside CPU-bound threads (no convoy
 ///   effect, CPython's bpo-7946);
@@ -51,11 +52,12 @@ const fn saturating_ns(d: Duration) -> u64 {
 ///   (default 5 ms, like `sys.getswitchinterval()`);
 /// * a waiter spins (up to 20 µs) before it sleeps, and a hand-off goes to a
 ///   waiter that is still spinning rather than to a sleeping one when the
-///   spinner has used at most interval/25 more GIL time: handing over to a
+///   spinner has used at most that granularity more GIL time: handing over to a
 ///   running thread costs no futex sleep and no wake-up latency, and the
 ///   sleeper's loss is bounded by that granularity;
 /// * **no starvation**: while a thread waits, each other thread can hold the
-///   GIL for at most about `0.14 × interval` plus one of its own holds
+///   GIL for at most about `0.14 × interval` (with intervals above 1 s, and
+///   with `Duration::MAX`, `0.14 s`) plus one of its own holds
 ///   (a hold of code that calls `check` lasts about half an interval, up
 ///   to `0.14 × interval` more when the waiter's timer was set against an
 ///   earlier holder)
@@ -404,9 +406,10 @@ impl<'a> GilGuard<'a> {
     ///
     /// Coming back, the thread has used little GIL time (if it really was
     /// blocked) and asks the holder to switch once the holder is ahead of
-    /// it by more than the granularity (switch interval / 25): it gets the
-    /// GIL back at the holder's next [`check`](GilGuard::check), not after a
-    /// whole interval as in CPython (no convoy effect). If `f` panics the
+    /// it by more than the granularity (switch interval / 25, at most
+    /// 40 ms): it gets the GIL back at the holder's next
+    /// [`check`](GilGuard::check), not after a whole interval as in CPython
+    /// (no convoy effect). If `f` panics the
     /// GIL is taken back before the panic continues, so the guard stays
     /// valid and releases it as usual.
     ///

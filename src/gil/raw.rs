@@ -8,7 +8,9 @@
 //! The GIL is scheduled the way a fair-share scheduler (Linux CFS, EEVDF)
 //! schedules a CPU. Every thread has a *virtual time* `vr`: the GIL time it
 //! has used, in nanoseconds, adjusted when it queues. `I` is the switch
-//! interval, `G = I/25` the *granularity*, `C = I/10` the *sleeper credit*,
+//! interval, `G = min(I, 1 s)/25` the *granularity*, `C = min(I, 1 s)/10`
+//! the *sleeper credit* (capped so that they, and the bound below, stay
+//! finite however large the interval, `Duration::MAX` included),
 //! and the *floor* `F` is the virtual time of the last thread handed the GIL
 //! (never decreasing: CFS's `min_vruntime`).
 //!
@@ -183,7 +185,7 @@ const SPIN_NS: u64 = 20_000;
 
 /// The floor's first value: virtual times start here, far enough above 0
 /// that "the floor minus the sleeper credit" never saturates (the credit
-/// is at most `u64::MAX / 10` < 2⁶²), and far enough below `u64::MAX` for
+/// is at most 0.1 s), and far enough below `u64::MAX` for
 /// centuries of GIL time.
 const VR_ORIGIN: u64 = 1 << 62;
 
@@ -233,6 +235,14 @@ pub(crate) enum Kind {
     Returner,
 }
 
+/// The largest interval the granularity `G` and the sleeper credit `C`
+/// scale with (1 s): beyond it, and with `Duration::MAX` ("never force a
+/// switch"), they stay those of a 1 s interval (40 ms and 100 ms), so the
+/// bound stays finite. Scaled with `Duration::MAX` itself, `G` would be
+/// 23 years: two threads trading the GIL through the spinner slot could
+/// keep a sleeping waiter out for good.
+const SCALE_CAP_NS: u64 = 1_000_000_000;
+
 /// The scheduling parameters derived from the switch interval.
 #[derive(Clone, Copy, Debug)]
 struct Policy {
@@ -240,14 +250,20 @@ struct Policy {
 }
 
 impl Policy {
+    /// The interval the granularity and the credit scale with: `I`, but at
+    /// most [`SCALE_CAP_NS`].
+    fn scale(self) -> u64 {
+        self.interval.min(SCALE_CAP_NS)
+    }
+
     /// `G`: a returner's threshold, and the spinner preference window.
     fn granularity(self) -> u64 {
-        self.interval / 25
+        self.scale() / 25
     }
 
     /// `C`: how far below the floor a thread that slept may queue.
     fn credit(self) -> u64 {
-        self.interval / 10
+        self.scale() / 10
     }
 
     /// How far ahead the holder must be before a waiter of `kind` asks
@@ -1383,10 +1399,19 @@ mod tests {
         assert_eq!(p.place(Kind::Requeue, floor + 7, Some(floor)), floor + 7);
         let never = Policy { interval: NEVER };
         assert_eq!(never.threshold(Kind::Returner), None);
+        // Granularity and credit stay those of a 1 s interval, however
+        // large the interval: the bound stays finite.
+        assert_eq!(never.granularity(), 40_000_000);
+        assert_eq!(never.credit(), 100_000_000);
         assert_eq!(
             never.place(Kind::Returner, 0, Some(VR_ORIGIN)),
-            VR_ORIGIN - u64::MAX / 10
+            VR_ORIGIN - 100_000_000
         );
+        let ten_s = Policy {
+            interval: 10_000_000_000,
+        };
+        assert_eq!(ten_s.threshold(Kind::Newcomer), Some(5_000_000_000));
+        assert_eq!(ten_s.threshold(Kind::Returner), Some(40_000_000));
         let zero = Policy { interval: 0 };
         assert_eq!(zero.threshold(Kind::Newcomer), Some(0));
         assert_eq!(zero.place(Kind::Returner, 3, Some(floor)), floor);

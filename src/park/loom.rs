@@ -122,6 +122,12 @@ pub(crate) fn unpark_one(
     result
 }
 
+/// How many threads are queued (on any key): lets a model wait for the
+/// state "this thread is parked" instead of guessing.
+pub(crate) fn queued() -> usize {
+    lock().queue.len()
+}
+
 pub(crate) fn unpark_all(key: usize, token: UnparkToken) -> usize {
     let mut t = lock();
     let (hit, rest): (VecDeque<Waiter>, VecDeque<Waiter>) =

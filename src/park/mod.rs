@@ -203,6 +203,8 @@ pub(crate) const fn watched<T>(word: T) -> Watched<T> {
     word
 }
 #[cfg(loom)]
+pub(crate) use backend::queued;
+#[cfg(loom)]
 pub(crate) use backend::watched;
 
 /// The key of a state word: its address.

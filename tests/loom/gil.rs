@@ -5,9 +5,11 @@
 //! the waiter becomes a requester and raises the drop request.
 
 use loom::cell::UnsafeCell;
+use loom::sync::atomic::AtomicBool;
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use pysync::Gil;
+use std::sync::atomic::Ordering::SeqCst;
 
 struct Shared {
     gil: Gil,
@@ -203,6 +205,8 @@ fn set_switch_interval_reaches_a_parking_waiter() {
         let w = {
             let sh = sh.clone();
             thread::spawn(move || {
+                sh.log.lock().unwrap().push("W-start");
+                eprintln!("DBG W start");
                 let _g = sh.gil.acquire();
                 sh.section("W");
             })
@@ -266,6 +270,8 @@ fn checks_alone_serve_a_waiter() {
         let w = {
             let sh = sh.clone();
             thread::spawn(move || {
+                sh.log.lock().unwrap().push("W-start");
+                eprintln!("DBG W start");
                 let _g = sh.gil.acquire();
                 sh.section("W");
             })
@@ -356,5 +362,167 @@ fn io_and_cpu_trade_through_the_spinner_slot() {
         drop(io);
         cpu.join().unwrap();
         sh.assert_settled(3);
+    });
+}
+
+/// Yields until `n` threads are parked in the model: "they are queued" as a
+/// state, never a guess.
+fn wait_parked(n: usize) {
+    while pysync::loom_support::parked() < n {
+        thread::yield_now();
+    }
+}
+
+/// How many critical sections the hogs ran after the log's `"queued"` mark,
+/// if the waiter `W` has not run yet (else `None`).
+fn hog_turns_since_queued(log: &[&str]) -> Option<usize> {
+    if log.contains(&"W") {
+        return None;
+    }
+    let mark = log.iter().position(|w| *w == "queued")?;
+    Some(log[mark + 1..].len())
+}
+
+/// With interval zero (no sleeper credit, no granularity) the bound in
+/// `Gil`'s docs says a waiter is served before the n − 1 other threads
+/// complete n − 1 holds (n = 3 here): a hog that would start a third turn
+/// while `W` still waits breaks it.
+const HOG_TURNS_BOUND: usize = 2;
+
+/// A hog: holds the GIL and gives it up through `allow_threads` (coming
+/// back as a returner, which tries the spinner slot first) until `W` has
+/// run, asserting the bound at every turn. Without a bound the loop would
+/// spin until loom's branch limit; with it a starving schedule fails at
+/// once, with the log.
+fn trade_until_served(
+    sh: &Shared,
+    served: &AtomicBool,
+    g: &mut pysync::GilGuard<'_>,
+    who: &'static str,
+) {
+    while !served.load(SeqCst) {
+        {
+            let log = sh.log.lock().unwrap();
+            if let Some(turns) = hog_turns_since_queued(&log) {
+                assert!(
+                    turns < HOG_TURNS_BOUND,
+                    "W is queued and not served after {turns} hog turns: {:?}",
+                    *log
+                );
+            }
+        }
+        sh.section(who);
+        g.allow_threads(|| ());
+    }
+}
+
+/// Every queued waiter is served, however two others trade the GIL. `B`
+/// queues behind `A`; `A` hands the GIL to `B` through `allow_threads` and,
+/// while `B` holds it, `W` queues (asking: interval zero). From then on
+/// `A` and `B` trade the GIL through `allow_threads` for as long as `W` has
+/// not run: each release may find `W` parked and the other hog parked, in
+/// the spinner slot (a thread still spinning, the cheap hand-off), or not
+/// back yet; loom explores every one. `W` must be served within the bound
+/// (`HOG_TURNS_BOUND` hog turns after it queued). A hand-off that preferred
+/// the thread coming back from `allow_threads`, or the spinner beyond the
+/// granularity, would let the hogs trade for ever (checked: both fail
+/// here).
+///
+/// Why `W` queues before the trading starts: loom's schedules are not fair.
+/// A thread that is runnable but not queued (not yet parked) may be left
+/// unscheduled for ever while others run, which no lock can help; so the
+/// model lets nobody else spin until `W` is parked, and from then on `W`
+/// only becomes runnable when it is served (or, with a broken hand-off,
+/// woken to plan again, which the bound catches first).
+#[test]
+fn a_queued_waiter_is_served_while_two_threads_trade_the_gil() {
+    // Bound 2: three threads loop here (bound 3 ran > 10 min).
+    crate::support::shallow_model(|| {
+        let sh = Shared::with_interval(std::time::Duration::ZERO);
+        let served = Arc::new(AtomicBool::new(false));
+        // B waits on this gate (blocked, not spinning: a second thread
+        // spinning beside `wait_parked` could starve W in loom's unfair
+        // schedules) until W is queued.
+        let gate = Arc::new(Mutex::new(()));
+        let closed = gate.lock().unwrap();
+        let mut a = sh.gil.acquire();
+        let b = {
+            let (sh, served, gate) = (sh.clone(), served.clone(), gate.clone());
+            thread::spawn(move || {
+                let mut g = sh.gil.acquire();
+                // Holding: wait until W is queued behind us.
+                drop(gate.lock().unwrap());
+                trade_until_served(&sh, &served, &mut g, "B");
+            })
+        };
+        wait_parked(1);
+        let w = a.allow_threads(|| {
+            // B holds the GIL now; nobody is queued.
+            let w = {
+                let (sh, served) = (sh.clone(), served.clone());
+                thread::spawn(move || {
+                    let _g = sh.gil.acquire();
+                    sh.section("W");
+                    served.store(true, SeqCst);
+                })
+            };
+            wait_parked(1);
+            sh.log.lock().unwrap().push("queued");
+            drop(closed);
+            w
+        });
+        trade_until_served(&sh, &served, &mut a, "A");
+        drop(a);
+        b.join().unwrap();
+        w.join().unwrap();
+        let n = sh
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| **w != "queued")
+            .count() as u32;
+        sh.assert_settled(n);
+    });
+}
+
+/// Holders that never release, only poll `check`, serve every queued
+/// waiter in turn: `W` and then `B` queue (both asking) behind `A`, which
+/// polls `check` until both have run; each forced switch goes to the
+/// waiter that has used least (ties: the one queued first), and the
+/// thread switched out queues again and asks in its turn.
+#[test]
+fn checks_alone_serve_every_queued_waiter_in_turn() {
+    crate::support::model(|| {
+        let sh = Shared::with_interval(std::time::Duration::ZERO);
+        let a = sh.gil.acquire();
+        let spawn = |who: &'static str| {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let _g = sh.gil.acquire();
+                sh.section(who);
+            })
+        };
+        let w = spawn("W");
+        wait_parked(1);
+        let b = spawn("B");
+        wait_parked(2);
+        // Unbounded: a waiter never served would spin this loop until
+        // loom's branch limit fails the model.
+        loop {
+            let log = sh.log.lock().unwrap().clone();
+            if log.contains(&"W") && log.contains(&"B") {
+                // Queued first, served first (equal virtual times).
+                assert_eq!(log, ["W", "B"]);
+                break;
+            }
+            drop(log);
+            a.check();
+            thread::yield_now();
+        }
+        drop(a);
+        w.join().unwrap();
+        b.join().unwrap();
+        sh.assert_settled(2);
     });
 }

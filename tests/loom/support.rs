@@ -43,3 +43,26 @@ where
         builder.check(move || f())
     });
 }
+
+#[allow(dead_code)] // used by the models that need it
+/// Like [`model`], at a preemption bound of 2 (`LOOM_SHALLOW_PREEMPTIONS`
+/// overrides): for the models in which several threads loop (trading a
+/// lock until some thread is served), whose state space at bound 3 takes
+/// loom more than ten minutes. Switches at blocking points and yields stay
+/// free and unbounded: only preemptions in the middle of a step are capped.
+pub fn shallow_model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let bound = std::env::var("LOOM_SHALLOW_PREEMPTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let f = Arc::new(f);
+    pysync::loom_support::explore(CHOICES, || {
+        let f = Arc::clone(&f);
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(bound);
+        builder.check(move || f())
+    });
+}
