@@ -61,10 +61,13 @@
 //! leaves the acquirer's record stale until it releases that lock itself.
 
 use core::cell::Cell;
+use core::cell::UnsafeCell;
 use core::fmt;
+use core::ops::{Deref, DerefMut};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ThreadId;
 
 /// One thread of a deadlock cycle found by [`check_deadlock`]: its id and the
@@ -263,11 +266,64 @@ struct Books {
     gone: HashSet<ThreadId>,
 }
 
-static BOOKS: LazyLock<Mutex<Books>> = LazyLock::new(Mutex::default);
+/// The books behind a lock that spins and yields, and never sleeps in a
+/// futex wait. "Asleep in a futex wait" is how a test (or a debugger, or a
+/// profiler) sees a thread parked on a primitive; every untimed park takes
+/// the books just before it queues ([`Blocked::enter`]), and a thread
+/// asleep on a futex mutex *there* looked parked on the primitive while it
+/// was not queued yet. (`tests/lock.rs`'s
+/// `release_fair_hands_off_to_the_parked_waiter` failed 4 of 30 runs so,
+/// with this feature on and the machine busy.) The lock is held for a few
+/// hash-map operations.
+struct BooksLock {
+    held: AtomicBool,
+    books: UnsafeCell<Books>,
+}
 
-fn books() -> MutexGuard<'static, Books> {
-    // Nothing panics while the books are held; a poisoned guard is still sound.
-    BOOKS.lock().unwrap_or_else(PoisonError::into_inner)
+// SAFETY: `books` is only reached through a `BooksGuard`, which exists only
+// while `held` is ours (see `books`).
+unsafe impl Sync for BooksLock {}
+
+/// The books, held (released on drop, unwinding included).
+struct BooksGuard(&'static BooksLock);
+
+impl Deref for BooksGuard {
+    type Target = Books;
+    fn deref(&self) -> &Books {
+        // SAFETY: we hold the lock: nobody else reaches `books`.
+        unsafe { &*self.0.books.get() }
+    }
+}
+
+impl DerefMut for BooksGuard {
+    fn deref_mut(&mut self) -> &mut Books {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only access.
+        unsafe { &mut *self.0.books.get() }
+    }
+}
+
+impl Drop for BooksGuard {
+    fn drop(&mut self) {
+        // Release: publishes our changes to the next holder's Acquire.
+        self.0.held.store(false, Ordering::Release);
+    }
+}
+
+static BOOKS: LazyLock<BooksLock> = LazyLock::new(|| BooksLock {
+    held: AtomicBool::new(false),
+    books: UnsafeCell::new(Books::default()),
+});
+
+fn books() -> BooksGuard {
+    let lock: &'static BooksLock = &BOOKS;
+    // Acquire: pairs with the Release in `BooksGuard::drop`.
+    while lock.held.swap(true, Ordering::Acquire) {
+        // Relaxed: only waits for a chance; the swap above orders.
+        while lock.held.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
+    }
+    BooksGuard(lock)
 }
 
 /// The calling thread (`thread::current` works even in TLS destructors).
