@@ -44,7 +44,8 @@ const fn saturating_ns(d: Duration) -> u64 {
 /// * a thread coming back from `allow_threads` having used little GIL time
 ///   (an I/O thread) asks the holder to switch as soon as the holder is
 ///   ahead of it by more than a small granularity (switch interval / 25,
-///   at most 40 ms):
+///   at most 40 ms), once the holder has had a minimum slice (switch
+///   interval / 250: 20 µs by default):
 ///   the holder's next [`check`](GilGuard::check) hands the GIL over, so an
 ///   I/O thread keeps most of its speed beside CPU-bound threads (no convoy
 ///   effect, CPython's bpo-7946);
@@ -407,7 +408,8 @@ impl<'a> GilGuard<'a> {
     /// Coming back, the thread has used little GIL time (if it really was
     /// blocked) and asks the holder to switch once the holder is ahead of
     /// it by more than the granularity (switch interval / 25, at most
-    /// 40 ms): it gets the GIL back at the holder's next
+    /// 40 ms) and the holder has had its minimum slice (switch interval /
+    /// 250, 20 µs by default): it gets the GIL back at the holder's next
     /// [`check`](GilGuard::check), not after a whole interval as in CPython
     /// (no convoy effect). If `f` panics the
     /// GIL is taken back before the panic continues, so the guard stays
