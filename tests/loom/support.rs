@@ -31,17 +31,7 @@ pub fn deep_model<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    let bound = std::env::var("LOOM_DEEP_PREEMPTIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let f = Arc::new(f);
-    pysync::loom_support::explore(CHOICES, || {
-        let f = Arc::clone(&f);
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(bound);
-        builder.check(move || f())
-    });
+    model_at_bound("LOOM_DEEP_PREEMPTIONS", 5, f);
 }
 
 #[allow(dead_code)] // used by the models that need it
@@ -54,10 +44,20 @@ pub fn shallow_model<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    let bound = std::env::var("LOOM_SHALLOW_PREEMPTIONS")
+    model_at_bound("LOOM_SHALLOW_PREEMPTIONS", 2, f);
+}
+
+/// [`model`] at the preemption bound the environment variable `var` names,
+/// `default` if unset.
+#[allow(dead_code)] // used by the models that need it
+fn model_at_bound<F>(var: &str, default: usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let bound = std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+        .unwrap_or(default);
     let f = Arc::new(f);
     pysync::loom_support::explore(CHOICES, || {
         let f = Arc::clone(&f);
