@@ -40,8 +40,8 @@
 //!
 //! # Fairness
 //! A waiter carries a fairness deadline, a randomised 0.5–1.5 ms after it
-//! *started* waiting (its first yield or park in this acquisition, kept
-//! across every wake-up it loses), in its park token; and each lock has a
+//! *started* waiting (its first park in this acquisition, kept across
+//! every wake-up it loses), in its park token; and each lock has a
 //! fairness timer (shared by address hash, tagged with the lock's key so a
 //! collision can never hold a hand-off back; see `park::fair`) that is due a
 //! randomised 0.5–1.5 ms after the lock's last hand-off. A release that
@@ -52,24 +52,38 @@
 //! while hand-offs (which cost a context switch with the lock held) happen
 //! at most about once per millisecond per lock, rarely enough not to cause
 //! a convoy. `Lock::release_fair` always hands off (and also resets the
-//! timer). A woken waiter that loses the race re-parks without yielding
-//! first, and a spinning one stops yielding once its deadline is past: only
-//! a queued waiter can be handed the lock.
+//! timer). A waiter whose deadline is past parks without spinning first:
+//! only a queued waiter can be handed the lock.
+//!
+//! # Spinning
+//! Before it parks, a contender spins with `sync::spin_before_sleep`, the
+//! helper every primitive's waiters use: `spin_loop` pauses for a few µs at
+//! most, **never `sched_yield`**, never when the process has one CPU, and
+//! not while spins keep failing on this thread. Once per round (before the
+//! first park, and after each wake-up that did not hand it the lock): a
+//! contender that saw the lock free and lost the race for it parks.
+//!
+//! Not `SpinWait` (parking_lot's: 3 short spins, then up to 7 yields), as
+//! up to 0.1.x. Measured (`docs/fast-where-users-are.md`): in the queue
+//! pattern on 2 CPUs the yields rotated the queue's threads through the
+//! CPUs, so that nearly every item cost a futex sleep (0.8 context switches
+//! per item, 3 µs per item, 2.7× std); a yield beside a CPU-bound process
+//! also hands it the CPU for a whole time slice. What it costs: in a tight
+//! acquire/release loop with nothing outside the lock, a pausing spinner
+//! catches the lock between the holder's release and its re-acquisition,
+//! so the lock changes CPU more often (std's futex mutex, which spins the
+//! same way, pays the same).
 
 use crate::deadline;
 use crate::error::Error;
 use crate::park::{self, FilterOp, ParkResult, token};
-use crate::sync::{AtomicU8, Ordering, SpinWait, loom_const_fn};
+use crate::sync::{AtomicU8, Ordering, loom_const_fn, spin_before_sleep};
 use std::time::Instant;
 
 /// Somebody holds the lock.
 const LOCKED_BIT: u8 = 0b01;
 /// Threads may be parked on this lock's key.
 const PARKED_BIT: u8 = 0b10;
-
-/// How many of `SpinWait`'s first steps are busy spins (parking_lot_core's
-/// `SpinWait::spin` spins on the CPU for its first 3 steps, then yields).
-const BUSY_SPINS: u32 = 3;
 
 /// The state byte of a [`Lock`](super::Lock) and its transitions.
 /// `repr(transparent)`: its address is its key (see `Lock`).
@@ -130,20 +144,17 @@ impl RawLock {
         false
     }
 
-    /// Waits until acquired or `deadline`: spins a little while nobody is
-    /// parked, then parks, with this acquisition's fairness deadline in its
-    /// park token.
+    /// Waits until acquired or `deadline`: spins briefly (see the module
+    /// docs), then parks, with this acquisition's fairness deadline in its
+    /// park token; once per round.
     #[cold]
     #[inline(never)]
     pub(crate) fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
-        // Spins taken since the last wake-up, and how many are allowed: the
-        // whole `SpinWait` (busy spins, then yields) before the first park,
-        // only its busy spins after a wake-up (see below).
-        let (mut spins, mut spin_limit) = (0u32, u32::MAX);
-        // This acquisition's fairness deadline: fixed when it starts to wait
-        // in earnest (its first yield or park) and kept across every
-        // wake-up it loses, so it comes due however often it is overtaken.
+        // Whether this round (up to the next park) has had its spin.
+        let mut spun = false;
+        // This acquisition's fairness deadline: fixed when it first parks
+        // and kept across every wake-up it loses, so it comes due however
+        // often it is overtaken.
         let mut fairness: Option<park::fair::Deadline> = None;
         // Relaxed: only a hint for the CAS below, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
@@ -161,24 +172,15 @@ impl RawLock {
                 }
                 continue;
             }
-            // Spin a little while nobody is parked yet, but stop yielding
-            // once this thread is owed the lock: only a parked waiter can be
-            // handed it, and on a busy machine one yield can last a whole
-            // time slice of whoever keeps re-taking the lock.
-            if state & PARKED_BIT == 0
-                && spins < spin_limit
-                && !fairness.is_some_and(park::fair::Deadline::passed)
-                && spin.spin()
-            {
-                spins += 1;
-                if spins == BUSY_SPINS {
-                    // The next spins yield the CPU: from here on this thread
-                    // is waiting, and its deadline counts.
-                    fairness.get_or_insert_with(park::fair::Deadline::start);
-                }
+            // Spin once per round, unless this thread is owed the lock: only
+            // a parked waiter can be handed it.
+            if !spun && !fairness.is_some_and(park::fair::Deadline::passed) {
+                spun = true;
                 // Relaxed: a hint for the CAS above, which orders.
-                state = self.state.load(Ordering::Relaxed);
-                continue;
+                if spin_before_sleep(|| self.state.load(Ordering::Relaxed) & LOCKED_BIT == 0) {
+                    state = self.state.load(Ordering::Relaxed);
+                    continue;
+                }
             }
             if deadline::expired(deadline) {
                 return false;
@@ -203,13 +205,8 @@ impl RawLock {
                 ParkResult::TimedOut => return false,
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
             }
-            // Woken, but not handed the lock: try again, spinning only
-            // briefly. Yielding now would hand the CPU to whoever keeps
-            // re-taking the lock while this thread is out of the queue, where
-            // no release can hand the lock to it (on a busy machine one
-            // yield can cost a whole time slice).
-            spin = SpinWait::new();
-            (spins, spin_limit) = (0, BUSY_SPINS);
+            // Woken, but not handed the lock: a new round.
+            spun = false;
             // Relaxed: a hint for the CAS above, which orders.
             state = self.state.load(Ordering::Relaxed);
         }
@@ -462,6 +459,27 @@ mod tests {
             state == LOCKED_BIT || state == 0,
             "after the hand-off: {state:#b}"
         );
+        assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+
+    /// The spin is one `spin_before_sleep` per round, never `SpinWait`'s
+    /// ten steps (three spins, then seven `sched_yield`s): a contender that
+    /// times out against a held lock took exactly two blocking steps, its
+    /// spin and its park.
+    #[test]
+    fn a_contender_spins_once_then_parks_never_yields() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        let l2 = Arc::clone(&lock);
+        let (got, steps) = thread::spawn(move || {
+            crate::sync::blocking_steps::count(|| l2.acquire_timeout(Duration::from_millis(20)))
+        })
+        .join()
+        .unwrap();
+        assert!(!got, "acquired a lock that stayed held");
+        assert_eq!(steps, 2, "blocking steps: one spin and one park, no yields");
+        lock.release().unwrap();
         assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
     }
 
