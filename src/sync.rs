@@ -178,6 +178,99 @@ pub(crate) fn spin_before_sleep(done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// How a blocked `Lock` contender spins before it parks
+/// (`lock::raw::RawLock::acquire_slow`; the measurements behind it are in
+/// `docs/fast-where-users-are.md`). Two ways, chosen per thread:
+///
+/// * **hand-off**: a thread that has waited on a `Condition` or `Condvar`
+///   (producers and consumers: [`note_handoff_thread`]) spins with
+///   [`spin_before_sleep`], once per round: it takes the lock as soon as its
+///   holder lets it go, which keeps a queue's threads awake (a producer
+///   hands every item to a running consumer instead of filling the queue and
+///   sleeping); never a yield.
+/// * **throughput** (every other thread): [`LockSpin::step`]: busy spins of
+///   2, 4, 8, 16 and 32 pauses (~2 µs, skipped with one CPU), checking the
+///   lock between them, then up to 7 `sched_yield`s. The sparse checks let a
+///   holder that re-takes the lock at once keep it for a run of
+///   acquisitions, instead of the lock changing CPU at every release; the
+///   yields let a holder preempted on this CPU run.
+pub(crate) struct LockSpin;
+
+impl LockSpin {
+    /// Busy steps (2, 4, 8, 16, 32 pauses) of the throughput spin.
+    pub(crate) const BUSY_STEPS: u32 = 5;
+    /// Yields of the throughput spin, after its busy steps.
+    const YIELD_STEPS: u32 = 7;
+
+    /// Whether the calling thread spins for hand-offs (see [`LockSpin`]).
+    #[inline]
+    pub(crate) fn handoff_thread() -> bool {
+        #[cfg(not(loom))]
+        {
+            spin::HANDOFF
+                .try_with(core::cell::Cell::get)
+                .unwrap_or(false)
+        }
+        #[cfg(loom)]
+        {
+            false
+        }
+    }
+
+    /// The first step of a throughput spin: its busy steps are skipped where
+    /// the process has one CPU (the holder cannot run while this thread
+    /// spins).
+    #[inline]
+    pub(crate) fn first_step() -> u32 {
+        #[cfg(not(loom))]
+        {
+            if spin::multi_cpu() {
+                0
+            } else {
+                Self::BUSY_STEPS
+            }
+        }
+        #[cfg(loom)]
+        {
+            0
+        }
+    }
+
+    /// Takes step `step` of the throughput spin; false once they are all
+    /// taken (park). Under loom it never spins.
+    pub(crate) fn step(step: u32) -> bool {
+        #[cfg(not(loom))]
+        {
+            if step < Self::BUSY_STEPS {
+                for _ in 0..(2u32 << step) {
+                    core::hint::spin_loop();
+                }
+            } else if step < Self::BUSY_STEPS + Self::YIELD_STEPS {
+                std::thread::yield_now();
+            } else {
+                return false;
+            }
+            #[cfg(test)]
+            blocking_steps::note();
+            true
+        }
+        #[cfg(loom)]
+        {
+            let _ = step;
+            false
+        }
+    }
+}
+
+/// Marks the calling thread as one that waits for hand-offs, for the rest of
+/// its life: its `Lock` acquisitions spin the hand-off way (see
+/// [`LockSpin`]). Called by every `Condition`/`Condvar` wait.
+#[inline]
+pub(crate) fn note_handoff_thread() {
+    #[cfg(not(loom))]
+    let _ = spin::HANDOFF.try_with(|h| h.set(true));
+}
+
 /// How long [`spin_before_sleep`] spins at most.
 #[cfg(not(loom))]
 pub(crate) const SPIN_BUDGET: std::time::Duration = std::time::Duration::from_micros(4);
@@ -192,12 +285,14 @@ mod spin {
     /// Whether the process may run on more than one CPU (computed once: a
     /// process's CPU quota and affinity are set when it starts; a thread
     /// re-pinned later is covered by the failure back-off instead).
-    fn multi_cpu() -> bool {
+    pub(super) fn multi_cpu() -> bool {
         static MULTI: OnceLock<bool> = OnceLock::new();
         *MULTI.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
     }
 
     std::thread_local! {
+        /// Whether this thread has waited on a condition (`LockSpin`).
+        pub(super) static HANDOFF: Cell<bool> = const { Cell::new(false) };
         /// This thread's spin record: (spins to skip before the next probe,
         /// failed spins in a row).
         static RECORD: Cell<(u16, u8)> = const { Cell::new((0, 0)) };

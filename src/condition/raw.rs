@@ -298,6 +298,9 @@ impl<B: Binding> RawCondition<B> {
         lock: &K,
         deadline: Option<Instant>,
     ) -> Result<bool, Error> {
+        // This thread waits for hand-offs: its lock acquisitions spin to
+        // take the lock as soon as it is free (`sync::LockSpin`).
+        crate::sync::note_handoff_thread();
         let raw = lock.raw_lock();
         let key = self.key();
         let saved = Cell::new(None);

@@ -40,8 +40,8 @@
 //!
 //! # Fairness
 //! A waiter carries a fairness deadline, a randomised 0.5–1.5 ms after it
-//! *started* waiting (its first park in this acquisition, kept across
-//! every wake-up it loses), in its park token; and each lock has a
+//! *started* waiting (its first yield or park in this acquisition, kept
+//! across every wake-up it loses), in its park token; and each lock has a
 //! fairness timer (shared by address hash, tagged with the lock's key so a
 //! collision can never hold a hand-off back; see `park::fair`) that is due a
 //! randomised 0.5–1.5 ms after the lock's last hand-off. A release that
@@ -52,32 +52,36 @@
 //! while hand-offs (which cost a context switch with the lock held) happen
 //! at most about once per millisecond per lock, rarely enough not to cause
 //! a convoy. `Lock::release_fair` always hands off (and also resets the
-//! timer). A waiter whose deadline is past parks without spinning first:
-//! only a queued waiter can be handed the lock.
+//! timer). A woken waiter that loses the race re-parks without yielding
+//! first, and a waiter whose deadline is past parks without spinning
+//! further: only a queued waiter can be handed the lock.
 //!
 //! # Spinning
-//! Before it parks, a contender spins with `sync::spin_before_sleep`, the
-//! helper every primitive's waiters use: `spin_loop` pauses for a few µs at
-//! most, **never `sched_yield`**, never when the process has one CPU, and
-//! not while spins keep failing on this thread. Once per round (before the
-//! first park, and after each wake-up that did not hand it the lock): a
-//! contender that saw the lock free and lost the race for it parks.
+//! A contender spins before it parks, one of two ways, chosen per thread
+//! (`sync::LockSpin`, which says why):
+//! * a thread that has waited on a `Condition` or `Condvar` (a producer, a
+//!   consumer) spins for a **hand-off**: `sync::spin_before_sleep`, once per
+//!   round (before its first park, and after each wake-up that did not hand
+//!   it the lock): `spin_loop` pauses for a few µs at most, **never
+//!   `sched_yield`**, never with one CPU, not while spins keep failing on
+//!   this thread; it takes the lock as soon as it is free, and one that saw
+//!   it free and lost the race for it parks;
+//! * any other thread spins for **throughput**: busy spins of 2 to 32
+//!   pauses with sparse checks (none with one CPU), then up to 7 yields
+//!   while nobody is parked, before its first park; after a wake-up only
+//!   the busy spins.
 //!
-//! Not `SpinWait` (parking_lot's: 3 short spins, then up to 7 yields), as
-//! up to 0.1.x. Measured (`docs/fast-where-users-are.md`): in the queue
-//! pattern on 2 CPUs the yields rotated the queue's threads through the
-//! CPUs, so that nearly every item cost a futex sleep (0.8 context switches
-//! per item, 3 µs per item, 2.7× std); a yield beside a CPU-bound process
-//! also hands it the CPU for a whole time slice. What it costs: in a tight
-//! acquire/release loop with nothing outside the lock, a pausing spinner
-//! catches the lock between the holder's release and its re-acquisition,
-//! so the lock changes CPU more often (std's futex mutex, which spins the
-//! same way, pays the same).
+//! Measured (`docs/fast-where-users-are.md`): with `SpinWait` (3 short
+//! spins, then yields) for everyone, the queue pattern on 2 CPUs slept on
+//! nearly every item (the yields rotated its threads through the CPUs: 0.8
+//! context switches and ~3 µs per item, 2.7× std); with the hand-off spin
+//! for everyone, a tight acquire/release loop lost its runs of acquisitions
+//! (the lock changed CPU at every release: 1.3–2.7× parking_lot's time).
 
 use crate::deadline;
 use crate::error::Error;
 use crate::park::{self, FilterOp, ParkResult, token};
-use crate::sync::{AtomicU8, Ordering, loom_const_fn, spin_before_sleep};
+use crate::sync::{AtomicU8, LockSpin, Ordering, loom_const_fn, spin_before_sleep};
 use std::time::Instant;
 
 /// Somebody holds the lock.
@@ -150,11 +154,16 @@ impl RawLock {
     #[cold]
     #[inline(never)]
     pub(crate) fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
-        // Whether this round (up to the next park) has had its spin.
+        let handoff = LockSpin::handoff_thread();
+        // Hand-off spin: whether this round (up to the next park) has had
+        // its spin.
         let mut spun = false;
-        // This acquisition's fairness deadline: fixed when it first parks
-        // and kept across every wake-up it loses, so it comes due however
-        // often it is overtaken.
+        // Throughput spin: the next step, and the last allowed: all of them
+        // before the first park, only the busy ones after a wake-up.
+        let (mut step, mut step_limit) = (LockSpin::first_step(), u32::MAX);
+        // This acquisition's fairness deadline: fixed when it starts to wait
+        // in earnest (its first yield or park) and kept across every
+        // wake-up it loses, so it comes due however often it is overtaken.
         let mut fairness: Option<park::fair::Deadline> = None;
         // Relaxed: only a hint for the CAS below, which orders.
         let mut state = self.state.load(Ordering::Relaxed);
@@ -172,15 +181,30 @@ impl RawLock {
                 }
                 continue;
             }
-            // Spin once per round, unless this thread is owed the lock: only
-            // a parked waiter can be handed it.
-            if !spun && !fairness.is_some_and(park::fair::Deadline::passed) {
-                spun = true;
-                // Relaxed: a hint for the CAS above, which orders.
-                if spin_before_sleep(|| self.state.load(Ordering::Relaxed) & LOCKED_BIT == 0) {
-                    state = self.state.load(Ordering::Relaxed);
-                    continue;
+            // No spinning once this thread is owed the lock: only a parked
+            // waiter can be handed it (and on a busy machine one yield can
+            // last a whole time slice of whoever keeps re-taking the lock).
+            let owed = fairness.is_some_and(park::fair::Deadline::passed);
+            if handoff {
+                if !spun && !owed {
+                    spun = true;
+                    // Relaxed: a hint for the CAS above, which orders.
+                    if spin_before_sleep(|| self.state.load(Ordering::Relaxed) & LOCKED_BIT == 0) {
+                        state = self.state.load(Ordering::Relaxed);
+                        continue;
+                    }
                 }
+            } else if state & PARKED_BIT == 0 && step < step_limit && !owed && LockSpin::step(step)
+            {
+                step += 1;
+                if step == LockSpin::BUSY_STEPS {
+                    // The next steps yield the CPU: from here on this thread
+                    // is waiting, and its deadline counts.
+                    fairness.get_or_insert_with(park::fair::Deadline::start);
+                }
+                // Relaxed: a hint for the CAS above, which orders.
+                state = self.state.load(Ordering::Relaxed);
+                continue;
             }
             if deadline::expired(deadline) {
                 return false;
@@ -205,8 +229,12 @@ impl RawLock {
                 ParkResult::TimedOut => return false,
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
             }
-            // Woken, but not handed the lock: a new round.
+            // Woken, but not handed the lock: a new round. No yields now:
+            // a yield would hand the CPU to whoever keeps re-taking the lock
+            // while this thread is out of the queue, where no release can
+            // hand the lock to it.
             spun = false;
+            (step, step_limit) = (LockSpin::first_step(), LockSpin::BUSY_STEPS);
             // Relaxed: a hint for the CAS above, which orders.
             state = self.state.load(Ordering::Relaxed);
         }
@@ -462,25 +490,57 @@ mod tests {
         assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
     }
 
-    /// The spin is one `spin_before_sleep` per round, never `SpinWait`'s
-    /// ten steps (three spins, then seven `sched_yield`s): a contender that
-    /// times out against a held lock took exactly two blocking steps, its
-    /// spin and its park.
-    #[test]
-    fn a_contender_spins_once_then_parks_never_yields() {
-        let _watchdog = crate::test_watchdog::watchdog();
+    /// Blocking steps taken by a fresh thread (one that has waited on a
+    /// condition first when `handoff`) whose `acquire_timeout` times out
+    /// against a held lock.
+    fn steps_of_a_timed_out_contender(handoff: bool) -> usize {
         let lock = Arc::new(Lock::new());
         lock.acquire();
         let l2 = Arc::clone(&lock);
         let (got, steps) = thread::spawn(move || {
+            if handoff {
+                let c = crate::Condition::new();
+                let _g = c.lock();
+                assert!(!c.wait_timeout(Duration::from_millis(1)).unwrap());
+            }
             crate::sync::blocking_steps::count(|| l2.acquire_timeout(Duration::from_millis(20)))
         })
         .join()
         .unwrap();
         assert!(!got, "acquired a lock that stayed held");
-        assert_eq!(steps, 2, "blocking steps: one spin and one park, no yields");
         lock.release().unwrap();
         assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
+        steps
+    }
+
+    /// A thread that has waited on a condition spins for a hand-off: one
+    /// `spin_before_sleep` per round, never a yield (`SpinWait`, as up to
+    /// 0.1.x, took 3 spins and 7 yields: 11 steps with the park).
+    #[test]
+    fn a_condition_waiter_spins_once_then_parks_never_yields() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        assert_eq!(
+            steps_of_a_timed_out_contender(true),
+            2,
+            "one spin, one park"
+        );
+    }
+
+    /// Any other thread spins for throughput: the sparse busy spins (none
+    /// with one CPU), then 7 yields, then it parks.
+    #[test]
+    fn another_thread_spins_sparsely_then_yields_then_parks() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let busy = if crate::sync::LockSpin::first_step() == 0 {
+            crate::sync::LockSpin::BUSY_STEPS as usize
+        } else {
+            0
+        };
+        assert_eq!(
+            steps_of_a_timed_out_contender(false),
+            busy + 7 + 1,
+            "busy spins, 7 yields, one park"
+        );
     }
 
     #[test]
