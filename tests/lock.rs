@@ -557,3 +557,38 @@ fn fairness_reentrant_mutex_against_a_spinning_hog() {
         f();
     });
 }
+
+/// `lock_with`, for threads that spin the hand-off way: each thread (the
+/// hog and the waiter) has waited on a `Condition` before its first
+/// acquisition (a thread that has waited on one spins with pauses and takes
+/// the lock as soon as it is free, instead of yielding; see `Lock`'s docs).
+fn handoff_lock_with(lock: &Lock) -> impl Fn(&dyn Fn()) + Sync + '_ {
+    thread_local!(static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    move |f| {
+        if !WAITED.get() {
+            let cond = pysync::Condition::new();
+            let _g = cond.lock();
+            assert!(!cond.wait_timeout(Duration::from_millis(1)).unwrap());
+            WAITED.set(true);
+        }
+        lock.acquire();
+        f();
+        lock.release().unwrap();
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_lock_between_condition_waiters_against_a_sleeping_hog() {
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
+    hog_cannot_starve_a_waiter(Hog::Sleeps, handoff_lock_with(&lock));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc, and far too slow there
+fn fairness_lock_between_condition_waiters_against_a_spinning_hog() {
+    let _watchdog = common::watchdog();
+    let lock = Lock::new();
+    hog_cannot_starve_a_waiter(Hog::Spins, handoff_lock_with(&lock));
+}
