@@ -79,7 +79,8 @@ fn next_thread_id() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Bounded spin-then-park backoff (`parking_lot_core::SpinWait`).
+/// Bounded spin-then-park backoff (`parking_lot_core::SpinWait`); only
+/// `process` (Linux) uses it now.
 ///
 /// Under loom spinning is pointless (and would only multiply the explored
 /// interleavings), so `spin` always says "stop spinning, park".
@@ -112,8 +113,9 @@ impl SpinWait {
 }
 
 /// Unit tests only: how many blocking steps (a spin or yield of
-/// [`SpinWait`], a [`spin_before_sleep`], a park, a futex wait) the calling
-/// thread has taken, so a test can assert that a call took none:
+/// [`SpinWait`] or of [`LockSpin::step`], a [`spin_before_sleep`], a park, a
+/// futex wait) the calling thread has taken, and how many of them were
+/// `LockSpin` yields, so a test can assert that a call took none:
 /// `Duration::ZERO` and a past deadline are exactly one non-blocking try
 /// (see `crate::blocking`).
 #[cfg(test)]
@@ -121,6 +123,7 @@ pub(crate) mod blocking_steps {
     use std::cell::Cell;
 
     std::thread_local!(static STEPS: Cell<usize> = const { Cell::new(0) });
+    std::thread_local!(static YIELDS: Cell<usize> = const { Cell::new(0) });
 
     /// One blocking step by the calling thread. Never panics (it may run
     /// in a seam callback).
@@ -128,11 +131,34 @@ pub(crate) mod blocking_steps {
         let _ = STEPS.try_with(|s| s.set(s.get().wrapping_add(1)));
     }
 
+    /// A `LockSpin` yield by the calling thread (also counted by `note`).
+    pub(crate) fn note_yield() {
+        let _ = YIELDS.try_with(|s| s.set(s.get().wrapping_add(1)));
+    }
+
     /// Runs `f`; its result and the blocking steps it took on this thread.
     pub(crate) fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-        let before = STEPS.with(Cell::get);
+        let (r, steps, _) = count_with_yields(f);
+        (r, steps)
+    }
+
+    /// Runs `f`; its result, the blocking steps it took on this thread, and
+    /// how many of them were `LockSpin` yields.
+    pub(crate) fn count_with_yields<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+        let (steps, yields) = (STEPS.with(Cell::get), YIELDS.with(Cell::get));
         let r = f();
-        (r, STEPS.with(Cell::get) - before)
+        (
+            r,
+            STEPS.with(Cell::get) - steps,
+            YIELDS.with(Cell::get) - yields,
+        )
+    }
+
+    /// Forgets the calling thread's failed `spin_before_sleep` spins, so that
+    /// its next one spins (the back-off would skip it).
+    pub(crate) fn reset_spin_record() {
+        #[cfg(not(loom))]
+        super::spin::RECORD.with(|r| r.set((0, 0)));
     }
 }
 
@@ -189,17 +215,24 @@ pub(crate) fn spin_before_sleep(done: impl FnMut() -> bool) -> bool {
 ///   hands every item to a running consumer instead of filling the queue and
 ///   sleeping); never a yield.
 /// * **throughput** (every other thread): [`LockSpin::step`]: busy spins of
-///   2, 4, 8, 16 and 32 pauses (~2 µs, skipped with one CPU), checking the
-///   lock between them, then up to 7 `sched_yield`s. The sparse checks let a
-///   holder that re-takes the lock at once keep it for a run of
-///   acquisitions, instead of the lock changing CPU at every release; the
-///   yields let a holder preempted on this CPU run.
+///   2, 4, 8, 16 and 32 pauses (62 pauses, ~2 µs on the 2-vCPU EPYC VM of
+///   the benchmarks; skipped with one CPU), checking the lock between them,
+///   then up to 7 `sched_yield`s. The sparse checks let a holder that
+///   re-takes the lock at once keep it for a run of acquisitions, instead of
+///   the lock changing CPU at every release; the yields let a holder
+///   preempted on this CPU run.
+///
+/// When each may run (nobody parked, the fairness deadline, after a
+/// wake-up) is the lock's business: see `lock::raw`.
 pub(crate) struct LockSpin;
 
 impl LockSpin {
+    /// Whether the throughput spin spins at all (not under loom).
+    pub(crate) const SPINS: bool = !cfg!(loom);
     /// Busy steps (2, 4, 8, 16, 32 pauses) of the throughput spin.
     pub(crate) const BUSY_STEPS: u32 = 5;
     /// Yields of the throughput spin, after its busy steps.
+    #[cfg(not(loom))]
     const YIELD_STEPS: u32 = 7;
 
     /// Whether the calling thread spins for hand-offs (see [`LockSpin`]).
@@ -247,6 +280,8 @@ impl LockSpin {
                 }
             } else if step < Self::BUSY_STEPS + Self::YIELD_STEPS {
                 std::thread::yield_now();
+                #[cfg(test)]
+                blocking_steps::note_yield();
             } else {
                 return false;
             }
@@ -295,7 +330,7 @@ mod spin {
         pub(super) static HANDOFF: Cell<bool> = const { Cell::new(false) };
         /// This thread's spin record: (spins to skip before the next probe,
         /// failed spins in a row).
-        static RECORD: Cell<(u16, u8)> = const { Cell::new((0, 0)) };
+        pub(super) static RECORD: Cell<(u16, u8)> = const { Cell::new((0, 0)) };
     }
 
     pub(super) fn before_sleep(mut done: impl FnMut() -> bool) -> bool {

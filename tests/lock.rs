@@ -558,19 +558,26 @@ fn fairness_reentrant_mutex_against_a_spinning_hog() {
     });
 }
 
-/// `lock_with`, for threads that spin the hand-off way: each thread (the
-/// hog and the waiter) has waited on a `Condition` before its first
-/// acquisition (a thread that has waited on one spins with pauses and takes
-/// the lock as soon as it is free, instead of yielding; see `Lock`'s docs).
-fn handoff_lock_with(lock: &Lock) -> impl Fn(&dyn Fn()) + Sync + '_ {
+/// Makes the calling thread one that spins the hand-off way: a thread that
+/// has waited on a `Condition` spins with pauses and takes a lock as soon as
+/// it is free, instead of yielding (see `Lock`'s docs).
+fn wait_on_a_condition_once() {
     thread_local!(static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    if !WAITED.get() {
+        let cond = pysync::Condition::new();
+        let _g = cond.lock();
+        assert!(!cond.wait_timeout(Duration::from_millis(1)).unwrap());
+        WAITED.set(true);
+    }
+}
+
+/// `lock_with`, for threads that spin the hand-off way: the waiter (the
+/// calling thread, now, before anything is measured) and the hog (before its
+/// first acquisition) have waited on a `Condition`.
+fn handoff_lock_with(lock: &Lock) -> impl Fn(&dyn Fn()) + Sync + '_ {
+    wait_on_a_condition_once();
     move |f| {
-        if !WAITED.get() {
-            let cond = pysync::Condition::new();
-            let _g = cond.lock();
-            assert!(!cond.wait_timeout(Duration::from_millis(1)).unwrap());
-            WAITED.set(true);
-        }
+        wait_on_a_condition_once();
         lock.acquire();
         f();
         lock.release().unwrap();

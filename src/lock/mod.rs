@@ -25,6 +25,13 @@ pub(crate) use raw::RawLock;
 /// * Eventually fair: a waiter that has waited about a millisecond (counted
 ///   from when it started waiting, however often it was woken and
 ///   overtaken) gets the lock handed to it on the next release.
+/// * Spins briefly before it sleeps, one of two ways: a thread that has
+///   waited on a [`Condition`](crate::Condition) or
+///   [`Condvar`](crate::Condvar) (a producer, a consumer) takes the lock as
+///   soon as it is free, with pauses and never a yield, which keeps a
+///   queue's threads running; any other thread checks sparsely, then
+///   yields, so that the holder of a contended lock keeps it for runs of
+///   acquisitions. Neither spins with one CPU.
 /// * May be freed as soon as the last call using it has returned: the
 ///   thread that acquires it after a release may destroy it at once, even
 ///   while that release is still returning (see the crate docs).

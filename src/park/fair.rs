@@ -2,7 +2,9 @@
 //! its park token, and the test of whether that moment has passed.
 //!
 //! A waiter's [`Deadline`] is fixed when it *starts* waiting (its first
-//! park of this acquisition) and reused on every re-park after a wake-up it
+//! yield or park of this acquisition: a `Lock` contender spinning for
+//! throughput yields before it parks, one spinning for a hand-off never
+//! yields; see `lock::raw`) and reused on every re-park after a wake-up it
 //! lost, so it comes due however often it is woken and overtaken.
 //!
 //! # Tokens and wrap-around (32-bit targets)
@@ -32,7 +34,7 @@ const TICK_SHIFT: u32 = 10;
 
 /// When a waiter becomes owed a direct hand-off: a randomised
 /// 0.5–1.5 ms after it started waiting (WebKit randomises, CPython uses
-/// 1 ms). Taken once per acquisition, at the first park.
+/// 1 ms). Taken once per acquisition, at the first yield or park.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Deadline {
     /// Nanoseconds on the crate's clock (`deadline::now_ns`).
