@@ -85,11 +85,13 @@ fn next_thread_id() -> u64 {
 /// Under loom spinning is pointless (and would only multiply the explored
 /// interleavings), so `spin` always says "stop spinning, park".
 #[derive(Default)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) struct SpinWait {
     #[cfg(not(loom))]
     inner: parking_lot_core::SpinWait,
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 impl SpinWait {
     #[inline]
     pub(crate) fn new() -> Self {
@@ -159,6 +161,14 @@ pub(crate) mod blocking_steps {
     pub(crate) fn reset_spin_record() {
         #[cfg(not(loom))]
         super::spin::RECORD.with(|r| r.set((0, 0)));
+    }
+
+    /// The calling thread's `spin_before_sleep` record: (spins to skip,
+    /// failed spins in a row). A spin that ran out of budget leaves (4, 1)
+    /// after a reset; each skipped one counts the first down.
+    #[cfg(not(loom))]
+    pub(crate) fn spin_record() -> (u16, u8) {
+        super::spin::RECORD.with(Cell::get)
     }
 }
 

@@ -500,14 +500,18 @@ mod tests {
         assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
     }
 
-    /// Blocking steps, and how many of them were yields, taken by a fresh
-    /// thread (one that has waited on a condition first when `handoff`)
-    /// whose `acquire_timeout` times out against a held lock.
-    fn steps_of_a_timed_out_contender(handoff: bool) -> (usize, usize) {
+    /// What a fresh contender did against a held lock, which it finally
+    /// gets by a hand-off (`release_fair`, so no timing decides anything):
+    /// its blocking steps, how many of them were yields, and its
+    /// `spin_before_sleep` record afterwards. `handoff`: it has waited on a
+    /// condition first. `woken_once`: after it first queued, it is woken
+    /// once without the lock (a `RETRY`, as a release that another thread
+    /// then beats to the lock), so it has two rounds.
+    fn contender(handoff: bool, woken_once: bool) -> (usize, usize, (u16, u8)) {
         let lock = Arc::new(Lock::new());
         lock.acquire();
         let l2 = Arc::clone(&lock);
-        let (got, steps, yields) = thread::spawn(move || {
+        let contender = thread::spawn(move || {
             if handoff {
                 let c = crate::Condition::new();
                 let _g = c.lock();
@@ -516,46 +520,99 @@ mod tests {
             // The condition wait's own spin failed: without this the
             // back-off would skip the spin under test.
             crate::sync::blocking_steps::reset_spin_record();
-            crate::sync::blocking_steps::count_with_yields(|| {
-                l2.acquire_timeout(Duration::from_millis(200))
-            })
-        })
-        .join()
-        .unwrap();
-        assert!(!got, "acquired a lock that stayed held");
-        lock.release().unwrap();
+            // Never owed the lock, however slowly the test runs: being owed
+            // it stops the spins under test.
+            park::fair::testing::far_deadlines_on_this_thread();
+            let (_, steps, yields) = crate::sync::blocking_steps::count_with_yields(|| {
+                l2.acquire();
+            });
+            l2.release().unwrap();
+            (steps, yields, crate::sync::blocking_steps::spin_record())
+        });
+        until_queued(&lock, 1);
+        if woken_once {
+            let mut woken = 0;
+            park::unpark_filter(
+                lock.raw().key(),
+                |_| FilterOp::Unpark,
+                |r: park::UnparkResult| {
+                    woken = r.unparked_threads;
+                    // As a plain release does when the queue is now empty.
+                    if !r.have_more_threads {
+                        lock.raw().clear_parked_bit();
+                    }
+                    token::RETRY
+                },
+            );
+            assert_eq!(woken, 1);
+            // Still locked: it spins and parks again.
+            until_queued(&lock, 1);
+        }
+        lock.release_fair().unwrap();
+        let got = contender.join().unwrap();
         assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
-        (steps, yields)
+        got
+    }
+
+    /// The throughput spin's busy steps on this machine (none with one CPU).
+    fn busy_steps() -> usize {
+        if crate::sync::LockSpin::first_step() == 0 {
+            crate::sync::LockSpin::BUSY_STEPS as usize
+        } else {
+            0
+        }
     }
 
     /// A thread that has waited on a condition spins for a hand-off: one
-    /// `spin_before_sleep` per round, never a yield (`SpinWait`, as up to
+    /// `spin_before_sleep` (against the held lock: to its budget, so it
+    /// records a miss) per round, never a yield (`SpinWait`, as up to
     /// 0.1.x, took 3 spins and 7 yields, and its last `spin()` counted too:
     /// 12 steps with the park).
     #[test]
     fn a_condition_waiter_spins_once_then_parks_never_yields() {
         let _watchdog = crate::test_watchdog::watchdog();
-        assert_eq!(
-            steps_of_a_timed_out_contender(true),
-            (2, 0),
-            "one spin, one park"
-        );
+        let (steps, yields, record) = contender(true, false);
+        assert_eq!((steps, yields), (2, 0), "one spin, one park");
+        let missed = if busy_steps() == 0 { (0, 0) } else { (4, 1) };
+        assert_eq!(record, missed, "the spin ran to its budget and missed");
+    }
+
+    /// ... and again in every round: woken without the lock, it spins (here
+    /// the back-off skips it: its first spin missed) and parks again.
+    #[test]
+    fn a_condition_waiter_spins_again_after_a_wake_up_it_lost() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let (steps, yields, record) = contender(true, true);
+        assert_eq!((steps, yields), (4, 0), "spin, park; spin, park");
+        let skipped = if busy_steps() == 0 { (0, 0) } else { (3, 1) };
+        assert_eq!(record, skipped, "one missed spin, then one skipped");
     }
 
     /// Any other thread spins for throughput: the busy spins (none with one
-    /// CPU), then up to 7 yields (fewer only if the fairness deadline, at
-    /// least 0.5 ms after the first yield, came first), then it parks.
+    /// CPU), then 7 yields, then it parks.
     #[test]
     fn another_thread_spins_sparsely_then_yields_then_parks() {
         let _watchdog = crate::test_watchdog::watchdog();
-        let busy = if crate::sync::LockSpin::first_step() == 0 {
-            crate::sync::LockSpin::BUSY_STEPS as usize
-        } else {
-            0
-        };
-        let (steps, yields) = steps_of_a_timed_out_contender(false);
-        assert!((1..=7).contains(&yields), "yields: {yields}");
-        assert_eq!(steps, busy + yields + 1, "busy spins, yields, one park");
+        let (steps, yields, _) = contender(false, false);
+        assert_eq!(
+            (steps, yields),
+            (busy_steps() + 7 + 1, 7),
+            "busy spins, 7 yields, one park"
+        );
+    }
+
+    /// ... and after a wake-up it lost, only the busy spins: a yield then
+    /// would hand the CPU to whoever keeps re-taking the lock while this
+    /// thread is out of the queue.
+    #[test]
+    fn another_thread_only_busy_spins_after_a_wake_up_it_lost() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let (steps, yields, _) = contender(false, true);
+        assert_eq!(
+            (steps, yields),
+            (busy_steps() + 7 + 1 + busy_steps() + 1, 7),
+            "busy spins, 7 yields, park; busy spins, park"
+        );
     }
 
     #[test]

@@ -47,6 +47,12 @@ impl Deadline {
     #[cfg(not(loom))]
     #[inline]
     pub(crate) fn start() -> Deadline {
+        #[cfg(test)]
+        if testing::FAR.get() {
+            return Deadline {
+                at_ns: u64::MAX / 2,
+            };
+        }
         Deadline {
             at_ns: deadline_from(now_ns()),
         }
@@ -87,6 +93,21 @@ impl Deadline {
     #[cfg(loom)]
     pub(crate) fn passed(self) -> bool {
         false
+    }
+}
+
+/// Unit tests only: deadlines that never come on the calling thread, for a
+/// test of what a waiter does before it is owed the lock that a slow
+/// machine must not cut short.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod testing {
+    use std::cell::Cell;
+
+    std::thread_local!(pub(super) static FAR: Cell<bool> = const { Cell::new(false) });
+
+    /// From now on the calling thread's fairness deadlines never pass.
+    pub(crate) fn far_deadlines_on_this_thread() {
+        FAR.set(true);
     }
 }
 
