@@ -96,8 +96,8 @@ fn fifo_handoff_order() {
                 order.lock().unwrap().push(i);
             });
             common::wait_for("waiter to queue", || queued.load(Ordering::SeqCst) == i + 1);
-            // Parked (blocked in the kernel) before the next one arrives.
-            common::wait_until_parked(&tid_rx.recv().unwrap());
+            // Queued (and asleep) before the next one arrives.
+            common::wait_until_queued(&tid_rx.recv().unwrap(), gil, i + 1);
         }
         // A fresh arrival after everybody queued must not barge in either.
         drop(guard);
@@ -123,8 +123,8 @@ fn no_barging_past_a_waiter() {
             got.store(true, Ordering::SeqCst);
             thread::sleep(Duration::from_millis(20));
         });
-        // Let the waiter park.
-        common::wait_until_parked(&tid_rx.recv().unwrap());
+        // Let the waiter queue.
+        common::wait_until_queued(&tid_rx.recv().unwrap(), &gil, 1);
         drop(guard);
         // The GIL went straight to the waiter: a fresh try fails.
         assert!(gil.try_acquire().is_none() || got.load(Ordering::SeqCst));
@@ -648,8 +648,8 @@ fn release_serves_the_waiter_that_used_least() {
         });
         b_parked.store(true, Ordering::SeqCst);
         common::wait_for("B to hold the GIL", || b_holds.load(Ordering::SeqCst));
-        common::wait_until_parked(&a_tid); // A queued again, before C
-        common::spawn_parked(s, || {
+        common::wait_until_queued(&a_tid, gil, 1); // A queued again, before C
+        common::spawn_queued_on(s, gil, || {
             let _g = gil.acquire();
             order.lock().unwrap().push("C");
         });

@@ -154,9 +154,9 @@ fn release_fair_hands_off_to_the_parked_waiter() {
     lock.acquire();
     let got = AtomicBool::new(false);
     thread::scope(|s| {
-        // Queued and asleep before the release (the kernel says so; a
-        // state bit would not: PARKED_BIT is set before queueing).
-        let waiter = common::spawn_parked(s, || {
+        // Queued and asleep before the release (the queue and the kernel
+        // say so; a state bit would not: PARKED_BIT is set before queueing).
+        let (waiter, _) = common::spawn_queued_on(s, &lock, || {
             lock.acquire();
             got.store(true, Ordering::SeqCst);
             lock.release().unwrap();

@@ -1,5 +1,6 @@
 //! Checks on the test suite itself: every test runs under the one watchdog,
-//! and the shared helpers live in `tests/common` only.
+//! the shared helpers live in `tests/common` only, and the "is it parked /
+//! queued" helpers mean what they say.
 //!
 //! The sources are read as text (a `#[test]` attribute line, the `fn` after
 //! it, the first statement of its body): no parser dependency, and the
@@ -9,6 +10,8 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::time::Duration;
 
 /// What a test body must start with (behaviour tests; unit tests in `src/`).
 const WATCHDOG_LINES: [&str; 2] = [
@@ -28,6 +31,10 @@ const COMMON_ONLY: &[&str] = &[
     "watchdog",
     "within",
     "wait_until_parked",
+    "wait_until_queued",
+    "spawn_queued_on",
+    "queued_on",
+    "is_parked",
     "until_parked",
     "spawn_parked",
     "wait_until_settled",
@@ -219,4 +226,91 @@ fn shared_helpers_live_in_tests_common_only() {
         "use the helper from tests/common instead of a local one:\n{}",
         duplicates.join("\n")
     );
+}
+
+// ----- the helpers' own checks -------------------------------------------------
+
+/// A thread asleep in a futex wait that is not pysync's — a std `Mutex`, a
+/// std channel — is not "parked": a test waiting for a pysync waiter
+/// must not be fooled by a wait on its way there (0.1's check said "parked"
+/// for any futex wait).
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn is_parked_ignores_futex_waits_that_are_not_pysyncs() {
+    let _watchdog = common::watchdog();
+    let std_lock = std::sync::Mutex::new(());
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        // Both are let go when this closure ends, also by a failed assertion.
+        let (held, tx) = (std_lock.lock().unwrap(), tx);
+        let (locker, locker_tid) = common::spawn_tid(s, || drop(std_lock.lock()));
+        let (receiver, receiver_tid) = common::spawn_tid(s, move || rx.recv());
+        for tid in [&locker_tid, &receiver_tid] {
+            common::wait_for("the thread sleeps in a futex wait", || {
+                matches!(common::futex_wait_args(tid), common::FutexWait::Args { .. })
+            });
+            assert!(
+                !common::is_parked(tid),
+                "a std wait passed for a pysync park"
+            );
+        }
+        drop(held);
+        locker.join().unwrap();
+        tx.send(()).unwrap();
+        receiver.join().unwrap().unwrap();
+    });
+}
+
+/// The limit of `is_parked`, and why the order-sensitive tests wait with
+/// `wait_until_queued`: a thread that sleeps on parking_lot_core's bucket
+/// lock (here held by this test, from an unpark callback, as another
+/// thread's table growth would hold it) looks parked to the kernel but is
+/// not queued yet; `queued_on` reads the queue itself.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn queued_on_sees_the_queue_where_is_parked_only_sees_a_futex_wait() {
+    let _watchdog = common::watchdog();
+    let sem = pysync::Semaphore::new(0);
+    let (holding, hold) = (AtomicBool::new(false), AtomicBool::new(true));
+    assert_eq!(common::queued_on(&sem), 0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: wakes nobody (`Skip`); the callback runs under the
+            // bucket lock of the semaphore's key (its address, the state
+            // word's) and only waits for the test to let go.
+            unsafe {
+                parking_lot_core::unpark_filter(
+                    &sem as *const _ as usize,
+                    |_| parking_lot_core::FilterOp::Skip,
+                    |_| {
+                        holding.store(true, SeqCst);
+                        while hold.load(SeqCst) {
+                            std::thread::yield_now();
+                        }
+                        parking_lot_core::DEFAULT_UNPARK_TOKEN
+                    },
+                );
+            }
+        });
+        // Lets the bucket go however this scope ends (a failed assertion
+        // must not leave the holder spinning).
+        struct LetGo<'a>(&'a AtomicBool);
+        impl Drop for LetGo<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, SeqCst);
+            }
+        }
+        let let_go = LetGo(&hold);
+        common::wait_for("the bucket lock is held", || holding.load(SeqCst));
+        let (waiter, tid) = common::spawn_tid(s, || sem.acquire_timeout(Duration::from_secs(30)));
+        // Asleep, by the kernel's word (parking_lot_core's futex wait), but
+        // not queued: it waits for the bucket lock this test holds.
+        common::wait_until_parked(&tid);
+        drop(let_go);
+        common::wait_until_queued(&tid, &sem, 1);
+        assert_eq!(common::queued_on(&sem), 1);
+        sem.release();
+        assert!(waiter.join().unwrap());
+    });
+    assert_eq!(common::queued_on(&sem), 0);
 }

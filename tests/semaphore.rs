@@ -12,23 +12,17 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Spawns `n` threads running `f(i)` on `s`, each parked (asleep in the
-/// kernel, so queued) before the next one starts: they are queued in order
-/// 0, 1, … Returns their handles and kernel ids.
-fn spawn_queued<'scope, T: Send + 'scope>(
+/// Spawns `n` threads running `f(i)` on `s`, each queued on `primitive`
+/// (and asleep in the kernel) before the next one starts: they are queued
+/// in order 0, 1, … Returns their handles and kernel ids.
+fn spawn_queued<'scope, T: Send + 'scope, P: ?Sized>(
     s: &'scope thread::Scope<'scope, '_>,
+    primitive: &P,
     n: usize,
     f: impl Fn(usize) -> T + Send + Sync + Copy + 'scope,
 ) -> Vec<(thread::ScopedJoinHandle<'scope, T>, common::Tid)> {
     (0..n)
-        .map(|i| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let h = common::spawn_parked(s, move || {
-                tx.send(common::current_tid()).unwrap();
-                f(i)
-            });
-            (h, rx.recv().unwrap())
-        })
+        .map(|i| common::spawn_queued_on(s, primitive, move || f(i)))
         .collect()
 }
 
@@ -212,7 +206,7 @@ fn release_n_wakes_exactly_n() {
     let done: Vec<AtomicUsize> = (0..5).map(|_| AtomicUsize::new(0)).collect();
     let done = &done;
     thread::scope(|s| {
-        let waiters = spawn_queued(s, 5, |i| {
+        let waiters = spawn_queued(s, &sem, 5, |i| {
             sem.acquire();
             done[i].store(1, SeqCst);
         });
@@ -244,7 +238,7 @@ fn release_n_beyond_waiters_adds_the_rest() {
     let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
     thread::scope(|s| {
-        let waiters = spawn_queued(s, 2, |_| sem.acquire());
+        let waiters = spawn_queued(s, &sem, 2, |_| sem.acquire());
         sem.release_n(5);
         for (h, _) in waiters {
             h.join().unwrap();
@@ -265,7 +259,7 @@ fn fifo_order_of_waiters() {
     let order = StdMutex::new(Vec::new());
     thread::scope(|s| {
         // Thread i is parked (blocked in the kernel) before i + 1 arrives.
-        let waiters = spawn_queued(s, 4, |i| {
+        let waiters = spawn_queued(s, &sem, 4, |i| {
             sem.acquire();
             order.lock().unwrap().push(i);
         });
@@ -286,7 +280,8 @@ fn no_barging_past_a_parked_waiter() {
     let _watchdog = common::watchdog();
     let sem = Semaphore::new(0);
     thread::scope(|s| {
-        let waiter = common::spawn_parked(s, || sem.acquire_timeout(Duration::from_secs(30)));
+        let (waiter, _) =
+            common::spawn_queued_on(s, &sem, || sem.acquire_timeout(Duration::from_secs(30)));
         sem.release();
         // The permit went straight to the waiter: a fresh arrival cannot
         // take it.
@@ -341,7 +336,7 @@ fn bounded_semaphore_hands_off_to_waiters() {
     assert!(sem.try_acquire());
     assert!(sem.try_acquire());
     thread::scope(|s| {
-        let waiters = spawn_queued(s, 2, |_| sem.acquire_timeout(Duration::from_secs(30)));
+        let waiters = spawn_queued(s, &sem, 2, |_| sem.acquire_timeout(Duration::from_secs(30)));
         assert_eq!(sem.release_n(2), Ok(()));
         for (h, _) in waiters {
             assert!(h.join().unwrap());

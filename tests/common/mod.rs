@@ -8,7 +8,11 @@
 //!   stalling CI.
 //! * A test that needs "A is parked before B acts" waits for the state
 //!   itself with [`wait_until_parked`] / [`spawn_parked`], never for a
-//!   sleep; "nothing else happens" after an action is [`wait_until_settled`]
+//!   sleep; one whose assertion depends on A being *queued* on the
+//!   primitive (FIFO order, no barging, who is woken) waits for the queue
+//!   with [`wait_until_queued`] / [`spawn_queued_on`], since the kernel
+//!   cannot tell a parked thread from one asleep on parking_lot_core's
+//!   bucket lock; "nothing else happens" after an action is [`wait_until_settled`]
 //!   (every other thread asleep or gone) followed by the assertion. These
 //!   read `/proc`, which Miri cannot: such tests are
 //!   `#[cfg_attr(miri, ignore)]`.
@@ -47,10 +51,24 @@ pub fn current_tid() -> Tid {
 #[derive(Clone, Debug)]
 pub struct Tid(String);
 
-/// Whether thread `tid` is asleep in a futex wait. pysync parks through
-/// parking_lot_core, which queues the thread on the primitive's key
-/// *before* it sleeps on a futex, so for a thread whose only blocking call
-/// is a pysync wait this means: queued and asleep.
+/// Whether thread `tid` is asleep in a futex wait of the kind pysync
+/// sleeps in: parking_lot_core's (`FUTEX_WAIT | FUTEX_PRIVATE_FLAG` on its
+/// per-thread word, expecting 1) or `pysync::process`'s (`FUTEX_WAIT` on a
+/// shared word, no private flag). pysync parks through parking_lot_core,
+/// which queues the thread on the primitive's key *before* it sleeps, so
+/// for a thread whose only blocking call is a pysync wait this usually
+/// means: queued and asleep.
+///
+/// Usually, not always: a thread on its way to the queue can sleep on a
+/// futex that looks the same, parking_lot_core's own bucket lock (a
+/// thread-data word, value 1, while another thread holds the bucket, say to
+/// grow the table for a new thread). A test whose assertion depends on the
+/// thread being *queued* — FIFO order, no barging, who is woken — waits for
+/// that instead: [`wait_until_queued`] / [`spawn_queued_on`]. What this
+/// rules out (and 0.1's check did not) are the other futex waits a thread
+/// can sleep in on its way: glibc's internal locks (`malloc`'s arena lock,
+/// value 2) and std's `Mutex`/`Condvar`/`thread::park`
+/// (`FUTEX_WAIT_BITSET`).
 pub fn is_parked(tid: &Tid) -> bool {
     let task = format!("/proc/self/task/{}", tid.0);
     let Ok(stat) = std::fs::read_to_string(format!("{task}/stat")) else {
@@ -64,24 +82,131 @@ pub fn is_parked(tid: &Tid) -> bool {
     if state != Some('S') {
         return false;
     }
-    // In a futex wait: the kernel's wait channel says so, or (where wchan is
-    // hidden) the system call in progress is futex.
-    let wchan = std::fs::read_to_string(format!("{task}/wchan")).unwrap_or_default();
-    if wchan.contains("futex") {
-        return true;
+    match futex_wait_args(tid) {
+        FutexWait::Args { op, val } => pysync_futex_wait(op, val),
+        // Unreadable arguments (no ptrace access to ourselves): fall back to
+        // "some futex wait", from the kernel's wait channel.
+        FutexWait::Unknown => std::fs::read_to_string(format!("{task}/wchan"))
+            .unwrap_or_default()
+            .contains("futex"),
+        FutexWait::No => false,
     }
-    let syscall = std::fs::read_to_string(format!("{task}/syscall")).unwrap_or_default();
-    let nr = syscall.split_whitespace().next().unwrap_or("");
-    const FUTEX: &[&str] = if cfg!(target_arch = "x86_64") {
-        &["202"]
-    } else if cfg!(target_arch = "x86") {
-        &["240", "422"] // futex, futex_time64
-    } else if cfg!(target_arch = "aarch64") {
-        &["98"]
-    } else {
-        &[]
+}
+
+/// What `/proc/<tid>/syscall` says a thread is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FutexWait {
+    /// A futex call with these `op` and `val` arguments.
+    Args { op: u64, val: u64 },
+    /// Another system call, or none (running, exited).
+    No,
+    /// The file could not be read.
+    Unknown,
+}
+
+/// The futex arguments of the system call thread `tid` is in, read from
+/// `/proc/<tid>/syscall` (the call's number, then its arguments in hex; for
+/// futex: address, op, value, ...).
+pub fn futex_wait_args(tid: &Tid) -> FutexWait {
+    let Ok(syscall) = std::fs::read_to_string(format!("/proc/self/task/{}/syscall", tid.0)) else {
+        return if std::fs::exists(format!("/proc/self/task/{}", tid.0)).unwrap_or(false) {
+            FutexWait::Unknown
+        } else {
+            FutexWait::No
+        };
     };
-    FUTEX.contains(&nr)
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    match syscall.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [nr, _addr, op, val, ..] if FUTEX.contains(nr) => match (hex(op), hex(val)) {
+            (Some(op), Some(val)) => FutexWait::Args { op, val },
+            _ => FutexWait::Unknown,
+        },
+        [] => FutexWait::Unknown,
+        _ => FutexWait::No,
+    }
+}
+
+/// The futex system call numbers of this target.
+const FUTEX: &[&str] = if cfg!(target_arch = "x86_64") {
+    &["202"]
+} else if cfg!(target_arch = "x86") {
+    &["240", "422"] // futex, futex_time64
+} else if cfg!(target_arch = "aarch64") {
+    &["98"]
+} else {
+    &[]
+};
+
+/// Whether a futex wait with these `op` and `val` arguments is one pysync
+/// sleeps in.
+fn pysync_futex_wait(op: u64, val: u64) -> bool {
+    const FUTEX_WAIT: u64 = 0;
+    const FUTEX_PRIVATE_FLAG: u64 = 128;
+    // parking_lot_core's thread parker: private, sleeps while its word is 1;
+    // or pysync::process: a shared futex, any expected value.
+    (op == FUTEX_WAIT | FUTEX_PRIVATE_FLAG && val == 1) || op == FUTEX_WAIT
+}
+
+/// How many threads are queued in parking_lot_core on keys inside
+/// `primitive`'s own bytes. pysync keys every queue on the address of a
+/// state word of the primitive (`park` module docs), so this counts the
+/// threads waiting on it — read under each queue's lock, without waking
+/// anyone. (Zero for a primitive whose queues live elsewhere, such as
+/// behind an `Arc`: a test that waits for a count there fails loudly.)
+pub fn queued_on<T: ?Sized>(primitive: &T) -> usize {
+    let start = primitive as *const T as *const u8 as usize;
+    let mut queued = 0;
+    for key in start..start + std::mem::size_of_val(primitive) {
+        // SAFETY: the filter leaves every thread where it is (`Skip`) and
+        // the callback changes nothing, so no other primitive's queue is
+        // disturbed; the keys are addresses inside a live object.
+        unsafe {
+            parking_lot_core::unpark_filter(
+                key,
+                |_| {
+                    queued += 1;
+                    parking_lot_core::FilterOp::Skip
+                },
+                |_| parking_lot_core::DEFAULT_UNPARK_TOKEN,
+            );
+        }
+    }
+    queued
+}
+
+/// Waits until thread `tid` is parked ([`is_parked`]) *and* at least `n`
+/// threads are queued on `primitive` ([`queued_on`]): for the tests whose
+/// assertion depends on the queue itself (FIFO order, no barging, who is
+/// woken). Panics after [`PROMPT`].
+#[track_caller]
+pub fn wait_until_queued<T: ?Sized>(tid: &Tid, primitive: &T, n: usize) {
+    let start = Instant::now();
+    while !(is_parked(tid) && queued_on(primitive) >= n) {
+        assert!(
+            start.elapsed() < PROMPT,
+            "thread {} never queued on the primitive as waiter {n} (queued: {})",
+            tid.0,
+            queued_on(primitive)
+        );
+        thread::yield_now();
+    }
+}
+
+/// Spawns `f` on a scoped thread and waits until it is parked and queued on
+/// `primitive` behind the threads queued there already
+/// ([`wait_until_queued`]); returns its handle and kernel id. For "this
+/// thread is queued first" set-ups in which nobody leaves the queue
+/// meanwhile.
+#[track_caller]
+pub fn spawn_queued_on<'scope, T: Send + 'scope, P: ?Sized>(
+    s: &'scope thread::Scope<'scope, '_>,
+    primitive: &P,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> (thread::ScopedJoinHandle<'scope, T>, Tid) {
+    let ahead = queued_on(primitive);
+    let (handle, tid) = spawn_tid(s, f);
+    wait_until_queued(&tid, primitive, ahead + 1);
+    (handle, tid)
 }
 
 /// Waits until thread `tid` is parked (see [`is_parked`]): a test that needs

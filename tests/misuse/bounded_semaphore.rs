@@ -75,7 +75,7 @@ fn over_release_with_a_waiter_is_err_and_wakes_nobody() {
     sem.acquire();
     thread::scope(|s| {
         let (w, tid) = common::spawn_tid(s, || sem.acquire_timeout(Duration::MAX));
-        common::wait_until_parked(&tid);
+        common::wait_until_queued(&tid, &sem, 1);
         assert_err(sem.release_n(2), Error::TooManyReleases, TOO_MANY);
         assert_err(sem.release_n(usize::MAX), Error::TooManyReleases, TOO_MANY);
         // Had it handed out a permit, the waiter would have run by now.

@@ -96,7 +96,7 @@ fn huge_timeouts_wait_for_the_owner() {
                 r.release().unwrap();
                 got
             });
-            common::wait_until_parked(&tid);
+            common::wait_until_queued(&tid, &r, 1);
             r.release().unwrap();
             // Had that release let the waiter in, it would have run by now.
             common::wait_until_settled(&[tid]);

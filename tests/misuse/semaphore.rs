@@ -75,7 +75,7 @@ fn release_n_usize_max_with_a_waiter_panics_and_wakes_nobody() {
     let sem = Semaphore::new(0);
     thread::scope(|s| {
         let (w, tid) = common::spawn_tid(s, || sem.acquire_timeout(Duration::MAX));
-        common::wait_until_parked(&tid);
+        common::wait_until_queued(&tid, &sem, 1);
         assert_eq!(panic_message(|| sem.release_n(usize::MAX)), OVERFLOW);
         assert_eq!(sem.available(), 0);
         // Had it handed out a permit, the waiter would have run by now.
