@@ -64,6 +64,36 @@ fn region_names_sizes_and_existence_are_checked() {
     assert!(msg.contains("invalid region name"), "{msg}");
 }
 
+/// `open_or_create` from two threads at once, on many fresh names: whoever
+/// comes first creates, the other opens — never an error, whatever the
+/// interleaving (the opener can find the object between the creator's
+/// `shm_open` and its `ftruncate`: empty, not yet a region).
+#[test]
+#[cfg_attr(miri, ignore)] // shared memory
+fn open_or_create_races_create_with_open() {
+    let _watchdog = common::watchdog();
+    let base = format!("/pysync-test-ooc-race-{}", std::process::id());
+    let go = std::sync::Barrier::new(2);
+    for i in 0..300 {
+        let name = format!("{base}-{i}");
+        let _ = Region::unlink(&name);
+        let [a, b] = std::thread::scope(|s| {
+            let opener = || {
+                go.wait();
+                Region::open_or_create(&name, 1 << 16).map(|r| r.size())
+            };
+            let a = s.spawn(opener);
+            let b = s.spawn(opener);
+            [a.join().unwrap(), b.join().unwrap()]
+        });
+        let _ = Region::unlink(&name);
+        assert!(
+            matches!((&a, &b), (Ok(65536), Ok(65536))),
+            "round {i}: {a:?}, {b:?}"
+        );
+    }
+}
+
 #[test]
 fn opening_checks_magic_version_and_size() {
     let _watchdog = common::watchdog();

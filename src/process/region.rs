@@ -29,6 +29,10 @@ pub const LAYOUT_VERSION: u32 = 1;
 /// "PYSYNCRG", little-endian: the first 8 bytes of every region.
 const MAGIC: u64 = u64::from_le_bytes(*b"PYSYNCRG");
 
+/// How long an opener waits for a creator to finish initialising a region
+/// (sizing it, writing its header) before it says "not a region".
+const INIT_WAIT: Duration = Duration::from_secs(1);
+
 /// Named objects per region.
 ///
 /// ```
@@ -503,7 +507,9 @@ impl Region {
     }
 
     /// Opens an existing named region, checking that it is a pysync region
-    /// of this build's layout version.
+    /// of this build's layout version. A region another process is still
+    /// creating (not yet sized, or its header not yet written) is waited for,
+    /// up to a second, then it is [`NotARegion`](RegionError::NotARegion).
     ///
     /// ```
     /// use pysync::process::{Region, RegionError};
@@ -524,7 +530,8 @@ impl Region {
     }
 
     /// Opens the named region, creating it (with `size`) if it does not
-    /// exist; whoever comes first creates it.
+    /// exist; whoever comes first creates it, and the others open it (also
+    /// while it is being created: see [`open`](Region::open)).
     ///
     /// ```
     /// use pysync::process::Region;
@@ -536,10 +543,18 @@ impl Region {
     /// # Ok::<(), pysync::process::RegionError>(())
     /// ```
     pub fn open_or_create(name: &str, size: usize) -> Result<Region, RegionError> {
-        match Region::create(name, size) {
-            Err(RegionError::Exists(_)) => Region::open(name),
-            r => r,
+        // Twice at most: a creator that fails unlinks the name again, so the
+        // open after its `Exists` can find nothing; then this one creates.
+        for _ in 0..2 {
+            match Region::create(name, size) {
+                Err(RegionError::Exists(_)) => match Region::open(name) {
+                    Err(RegionError::NotFound(_)) => continue,
+                    r => return r,
+                },
+                r => return r,
+            }
         }
+        Region::create(name, size)
     }
 
     /// Removes the name (like `shm_unlink`); processes that have it open
@@ -715,8 +730,22 @@ impl Region {
     }
 
     fn attach(fd: OwnedFd, name: Option<String>) -> Result<Region, RegionError> {
-        let st = rustix::fs::fstat(&fd)?;
-        let size = st.st_size as u64;
+        // A creator is initialising a region in two steps after its
+        // `shm_open`: `ftruncate` (until then the object is empty), then the
+        // header (until then the magic is 0). An opener that comes between
+        // them waits a little for it: `open_or_create`'s loser, a `open`
+        // racing a `create`.
+        let start = Instant::now();
+        let mut size = rustix::fs::fstat(&fd)?.st_size as u64;
+        while size == 0 && start.elapsed() < INIT_WAIT {
+            std::thread::sleep(Duration::from_millis(1));
+            size = rustix::fs::fstat(&fd)?.st_size as u64;
+        }
+        if size == 0 {
+            return Err(RegionError::NotARegion(
+                "empty (not a region, or its creator died initialising it)",
+            ));
+        }
         if size < Region::min_size() as u64 {
             return Err(RegionError::NotARegion("smaller than a region header"));
         }
@@ -727,9 +756,8 @@ impl Region {
         let h = map.header();
         // Acquire: pairs with the creator's Release of the magic. A creator
         // between ftruncate and that store: wait a little for it.
-        let start = Instant::now();
         let mut magic = h.magic.load(Ordering::Acquire);
-        while magic == 0 && start.elapsed() < Duration::from_secs(1) {
+        while magic == 0 && start.elapsed() < INIT_WAIT {
             std::thread::sleep(Duration::from_millis(1));
             magic = h.magic.load(Ordering::Acquire);
         }
@@ -1177,6 +1205,86 @@ mod tests {
             assert!(!process_alive(ppid, start));
         }
         assert!(!process_alive(u32::MAX - 1, 0));
+    }
+
+    /// Whether thread `tid` of this process is asleep in `std::thread::sleep`
+    /// (`clock_nanosleep`), by `/proc/<tid>/syscall`.
+    fn asleep_in_sleep(tid: &str) -> bool {
+        const CLOCK_NANOSLEEP: &[&str] = if cfg!(target_arch = "x86_64") {
+            &["230"]
+        } else if cfg!(target_arch = "x86") {
+            &["267", "407"] // clock_nanosleep, clock_nanosleep_time64
+        } else if cfg!(target_arch = "aarch64") {
+            &["115"]
+        } else {
+            &[]
+        };
+        let syscall = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"));
+        let nr = syscall.as_deref().unwrap_or("").split_whitespace().next();
+        nr.is_some_and(|nr| CLOCK_NANOSLEEP.contains(&nr))
+    }
+
+    fn shm_create_empty(name: &str) -> OwnedFd {
+        use rustix::shm::{OFlags, open};
+        let _ = rustix::shm::unlink(name);
+        open(
+            name,
+            OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
+            Mode::from_raw_mode(0o600),
+        )
+        .unwrap()
+    }
+
+    /// A creator between its `shm_open` and its `ftruncate` (the object is
+    /// empty): an opener waits for it instead of failing with "not a
+    /// region" (which made `open_or_create`'s loser fail).
+    #[test]
+    #[cfg_attr(miri, ignore)] // shared memory, /proc
+    fn an_opener_waits_for_a_creator_that_has_not_sized_the_region_yet() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let name = format!("/pysync-unit-unsized-{}", std::process::id());
+        let fd = shm_create_empty(&name);
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let name = &name;
+            let opener = s.spawn(move || {
+                let me = std::fs::read_link("/proc/thread-self").unwrap();
+                tx.send(me.file_name().unwrap().to_string_lossy().into_owned())
+                    .unwrap();
+                Region::open(name).map(|r| r.size())
+            });
+            let tid = rx.recv().unwrap();
+            // It found the object empty and sleeps between its looks.
+            while !asleep_in_sleep(&tid) && !opener.is_finished() {
+                std::thread::yield_now();
+            }
+            assert!(
+                !opener.is_finished(),
+                "the opener gave up on a region being created: {:?}",
+                opener.join()
+            );
+            Region::init_new(fd, 1 << 16, Some(name.to_owned())).unwrap();
+            assert_eq!(opener.join().unwrap().unwrap(), 1 << 16);
+        });
+        rustix::shm::unlink(&name).unwrap();
+    }
+
+    /// An object nobody sizes (its creator died after `shm_open`): the
+    /// opener's wait is bounded and ends in a clear error.
+    #[test]
+    #[cfg_attr(miri, ignore)] // shared memory
+    fn an_object_left_empty_is_not_a_region_after_the_wait() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let name = format!("/pysync-unit-empty-{}", std::process::id());
+        let _fd = shm_create_empty(&name);
+        let start = Instant::now();
+        let err = Region::open(&name).unwrap_err();
+        assert!(start.elapsed() >= INIT_WAIT, "it gave up before its wait");
+        assert!(
+            matches!(err, RegionError::NotARegion(why) if why.starts_with("empty")),
+            "{err:?}"
+        );
+        rustix::shm::unlink(&name).unwrap();
     }
 
     #[test]
