@@ -216,6 +216,60 @@ fn a_lock_released_by_another_thread_closes_no_false_cycle() {
     assert_eq!(ids(&cycles[0]), expected);
 }
 
+/// A thread waiting with a timeout can still give up, so it closes no
+/// cycle (`deadlock` module docs: "never part of a reported cycle"): T1
+/// holds `a` and waits for `b` without a timeout, T2 holds `b` and waits
+/// for `a` with one — for `acquire_timeout` and for `acquire_until`. Had
+/// the detector reported them, both would stay blocked for ever; instead
+/// the main thread releases `a` for T1 (a `Lock` is not owned) and both
+/// finish.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn a_timed_wait_is_never_part_of_a_reported_cycle() {
+    let _watchdog = common::watchdog();
+    let _serial = serial();
+    let timed: [fn(&Lock) -> bool; 2] = [
+        |l| l.acquire_timeout(common::PROMPT),
+        |l| l.acquire_until(Instant::now() + common::PROMPT),
+    ];
+    for take_timed in timed {
+        let (a, b) = (Arc::new(Lock::new()), Arc::new(Lock::new()));
+        let both_hold_one = Arc::new(Barrier::new(3));
+        let (t1, t1_tid) = {
+            let (a, b, both) = (Arc::clone(&a), Arc::clone(&b), Arc::clone(&both_hold_one));
+            common::spawn_static_tid(move || {
+                a.acquire();
+                both.wait();
+                b.acquire(); // untimed
+                b.release().unwrap();
+            })
+        };
+        let (t2, t2_tid) = {
+            let (a, b, both) = (Arc::clone(&a), Arc::clone(&b), Arc::clone(&both_hold_one));
+            common::spawn_static_tid(move || {
+                b.acquire();
+                both.wait();
+                let got = take_timed(&a);
+                a.release().unwrap();
+                b.release().unwrap();
+                got
+            })
+        };
+        both_hold_one.wait();
+        common::wait_until_queued(&t1_tid, &*b, 1);
+        common::wait_until_queued(&t2_tid, &*a, 1);
+        for _ in 0..5 {
+            let found = check_deadlock();
+            assert!(found.is_empty(), "a timed wait closed a cycle: {found:?}");
+        }
+        a.release().unwrap(); // on T1's behalf
+        assert!(t2.join().unwrap(), "T2 got `a`");
+        t1.join().unwrap();
+        assert!(!a.locked() && !b.locked());
+    }
+    assert!(check_deadlock().is_empty());
+}
+
 #[test]
 fn rlock_and_condition_cycle_is_reported() {
     let _watchdog = common::watchdog();
