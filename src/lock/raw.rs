@@ -477,6 +477,42 @@ mod tests {
         assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
     }
 
+    /// The fairness promise (`Lock` docs: "a waiter that has waited about
+    /// a millisecond gets the lock handed to it on the next release"),
+    /// with the waiter's millisecond already over: a plain `release` hands
+    /// the lock over (the byte stays locked for the waiter, so the
+    /// releaser cannot take it back), and only that one release does.
+    #[test]
+    fn a_plain_release_hands_the_lock_to_an_overdue_waiter() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        park::fair::testing::forget_hand_offs(lock.raw().key());
+        let l2 = Arc::clone(&lock);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let waiter = thread::spawn(move || {
+            park::fair::testing::overdue_deadlines_on_this_thread();
+            l2.acquire();
+            // Holds the lock until the test has looked.
+            rx.recv().unwrap();
+            l2.release().unwrap();
+        });
+        until_queued(&lock, 1);
+        let before = park::fair::testing::hand_offs_on_this_thread();
+        lock.release().unwrap();
+        assert_eq!(
+            park::fair::testing::hand_offs_on_this_thread(),
+            before + 1,
+            "the release handed off"
+        );
+        // Locked on the waiter's behalf, whether or not it has run yet.
+        assert!(!lock.try_acquire(), "the releaser took the lock back");
+        assert_eq!(lock.raw().state.load(Ordering::Relaxed), LOCKED_BIT);
+        tx.send(()).unwrap();
+        waiter.join().unwrap();
+        assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+
     #[test]
     fn release_fair_keeps_the_lock_locked_for_the_queued_waiter() {
         let _watchdog = crate::test_watchdog::watchdog();

@@ -53,6 +53,10 @@ impl Deadline {
                 at_ns: u64::MAX / 2,
             };
         }
+        #[cfg(test)]
+        if testing::OVERDUE.get() {
+            return Deadline { at_ns: 0 };
+        }
         Deadline {
             at_ns: deadline_from(now_ns()),
         }
@@ -104,10 +108,33 @@ pub(crate) mod testing {
     use std::cell::Cell;
 
     std::thread_local!(pub(super) static FAR: Cell<bool> = const { Cell::new(false) });
+    std::thread_local!(pub(super) static OVERDUE: Cell<bool> = const { Cell::new(false) });
+    std::thread_local!(pub(super) static HANDED_OFF: Cell<usize> = const { Cell::new(0) });
 
     /// From now on the calling thread's fairness deadlines never pass.
     pub(crate) fn far_deadlines_on_this_thread() {
         FAR.set(true);
+    }
+
+    /// From now on the calling thread's fairness deadlines have passed
+    /// when it starts waiting: it is owed the lock at once.
+    pub(crate) fn overdue_deadlines_on_this_thread() {
+        OVERDUE.set(true);
+    }
+
+    /// How many fairness hand-offs releases on the calling thread have
+    /// made so far (per thread: other tests' releases do not count).
+    pub(crate) fn hand_offs_on_this_thread() -> usize {
+        HANDED_OFF.get()
+    }
+
+    /// Forgets a recent hand-off at `key` (an earlier primitive at the same
+    /// address may have made one), so its next release may hand off.
+    pub(crate) fn forget_hand_offs(key: usize) {
+        let timer = super::timer(key);
+        if timer.key.load(super::Ordering::Relaxed) == key {
+            timer.key.store(0, super::Ordering::Relaxed);
+        }
     }
 }
 
@@ -155,6 +182,8 @@ fn ticks(ns: u64) -> usize {
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn handed_off(key: usize) {
+    #[cfg(test)]
+    testing::HANDED_OFF.set(testing::HANDED_OFF.get() + 1);
     let timer = timer(key);
     // Relaxed: as above.
     timer
