@@ -561,6 +561,49 @@ fn set_switch_interval_never_loses_a_waiter() {
 
 // ----- fair share -------------------------------------------------------------
 
+/// The promise of `allow_threads` itself: a thread coming back from it
+/// having used little GIL time gets the GIL at the holder's **next**
+/// `check`, not after an interval: with a 60 s interval, the returning
+/// thread (placed with the sleeper's credit, so the holder is ahead of it
+/// by more than the granularity) asks at once, and one `check` hands over
+/// — a priority switch, nothing forced.
+#[test]
+#[cfg_attr(miri, ignore)] // reads the GIL's Debug in a loop
+fn allow_threads_return_is_served_at_the_holders_next_check() {
+    let _watchdog = common::watchdog();
+    let gil = Gil::with_switch_interval(Duration::from_secs(60));
+    let (released, go, back) = (
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+    );
+    thread::scope(|s| {
+        s.spawn(|| {
+            let mut g = gil.acquire();
+            g.allow_threads(|| {
+                released.store(true, Ordering::SeqCst);
+                common::wait_for("the go", || go.load(Ordering::SeqCst));
+            });
+            back.store(true, Ordering::SeqCst);
+        });
+        common::wait_for("the I/O thread in allow_threads", || {
+            released.load(Ordering::SeqCst)
+        });
+        let guard = gil.acquire();
+        go.store(true, Ordering::SeqCst);
+        common::wait_for("the returning thread asks for the GIL", || {
+            format!("{gil:?}").contains("drop_requested: true")
+        });
+        assert!(!back.load(Ordering::SeqCst));
+        guard.check(); // hands over, and takes the GIL back after it
+        assert!(back.load(Ordering::SeqCst), "one check served it");
+        let st = gil.stats();
+        assert_eq!((st.priority_switches, st.forced_switches), (1, 0), "{st:?}");
+        drop(guard);
+    });
+    assert_balanced(gil.stats());
+}
+
 /// An I/O thread coming back from `allow_threads` has used little GIL time:
 /// it preempts a CPU-bound holder at the holder's next `check`, whatever the
 /// switch interval (0.1.0 made every return wait a "minimum slice" of
