@@ -392,6 +392,59 @@ fn semaphore_serves_waiters_in_fifo_order() {
     assert_eq!(s.available(), 0);
 }
 
+/// More waiters than `QUEUE_CELLS`: the extra ones wait for a free cell.
+/// Every waiter is served, none lost: `release_n(n)` serves exactly `n`,
+/// the rest stay blocked until their permits come.
+#[test]
+fn semaphore_serves_more_waiters_than_queue_cells() {
+    let _watchdog = common::watchdog();
+    let cells = pysync::process::QUEUE_CELLS;
+    for extra in [2, 6] {
+        let r = region();
+        let s = r.semaphore("s", 0).unwrap();
+        let n = cells + extra;
+        let served = AtomicUsize::new(0);
+        thread::scope(|sc| {
+            let (s, served) = (&s, &served);
+            let mut hs = Vec::new();
+            let mut tids = Vec::new();
+            for _ in 0..n {
+                let (h, tid) = common::spawn_tid(sc, move || {
+                    let ok = s.acquire_timeout(common::PROMPT);
+                    served.fetch_add(1, Ordering::SeqCst);
+                    ok
+                });
+                hs.push(h);
+                tids.push(tid);
+            }
+            for tid in &tids {
+                common::wait_until_parked(tid);
+            }
+            // Fewer permits than queued waiters (and than cells): exactly
+            // that many are served; the others, queued in cells or waiting
+            // for one, stay blocked.
+            let first = 5;
+            s.release_n(first);
+            common::wait_for("the first permits were taken", || {
+                served.load(Ordering::SeqCst) == first
+            });
+            common::wait_until_settled(&tids);
+            assert_eq!(served.load(Ordering::SeqCst), first, "{n} waiters");
+            assert_eq!(s.available(), 0);
+            assert!(!s.try_acquire(), "waiters are still queued");
+            // The rest, with more permits than cells in one call.
+            s.release_n(n - first);
+            for h in hs {
+                assert!(h.join().unwrap(), "a waiter was never served");
+            }
+        });
+        assert_eq!(served.load(Ordering::SeqCst), n);
+        assert_eq!(s.available(), 0, "no permit lost or created");
+        s.release();
+        assert!(s.try_acquire(), "nobody left queued");
+    }
+}
+
 #[test]
 fn semaphore_permits_are_conserved_under_timeouts() {
     let _watchdog = common::watchdog();

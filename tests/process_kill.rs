@@ -148,6 +148,62 @@ fn asleep(pid: u32) -> bool {
     })
 }
 
+/// SIGCONT: a stopped process runs on.
+fn cont(pid: u32) {
+    let p = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+    rustix::process::kill_process(p, rustix::process::Signal::CONT).expect("SIGCONT");
+}
+
+/// Whether a thread of `pid` is inside a `pysync::process` wait: the
+/// system call it is in (`/proc/<pid>/task/<tid>/syscall`: its number, then
+/// its arguments) is a futex `FUTEX_WAIT` on a *shared* word (op 0, no
+/// private flag). The test binary's other futex waits (libtest, std's
+/// channels, the watchdog) are private. Also true of a thread stopped by
+/// SIGSTOP inside that wait: the file still names the interrupted call.
+fn in_process_wait(pid: u32) -> bool {
+    const FUTEX: &str = if cfg!(target_arch = "x86_64") {
+        "202"
+    } else if cfg!(target_arch = "aarch64") {
+        "98"
+    } else {
+        "240"
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("syscall"))
+            .map(|s| {
+                let f: Vec<&str> = s.split_whitespace().collect();
+                f.len() > 2 && f[0] == FUTEX && f[2] == "0x0"
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Stops `pid` (SIGSTOP) while it sleeps inside a `pysync::process` wait,
+/// not in the few microseconds of a slice's liveness check, which run
+/// under the primitive's inner lock: a process stopped there would block
+/// the test's own calls on that lock. Retries (SIGCONT) until the stop
+/// lands in the wait; the kernel says where it stopped.
+fn stop_in_process_wait(pid: u32) {
+    let start = Instant::now();
+    loop {
+        common::wait_for("the process sleeps in its wait", || {
+            asleep(pid) && in_process_wait(pid)
+        });
+        stop(pid);
+        if in_process_wait(pid) {
+            return;
+        }
+        assert!(
+            start.elapsed() < common::PROMPT,
+            "never stopped inside the wait"
+        );
+        cont(pid);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The child side
 // ---------------------------------------------------------------------------
@@ -205,6 +261,28 @@ fn child_role() {
             loop {
                 std::thread::sleep(Duration::from_secs(1));
             }
+        }
+        // Waits for a permit of `s` (0 permits): queued, and killed there.
+        "sem_waiter" => {
+            let s = region.semaphore("s", 0).unwrap();
+            region.event("waiting").unwrap().set();
+            s.acquire();
+            region.event("acquired").unwrap().set();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // The last party of a 3-party barrier, killed inside its action.
+        "barrier_last_in_action" => {
+            let in_action = region.event("in_action").unwrap();
+            let b = region.barrier("barrier", 3).unwrap().with_action(move || {
+                in_action.set();
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+            let _ = b.wait();
+            region.event("returned").unwrap().set();
         }
         // Arrives at the barrier (and is killed there).
         "barrier_party" => {
@@ -623,4 +701,210 @@ fn inherited_fd_child() {
     let fd = unsafe { OwnedFd::from_raw_fd(fd.parse().unwrap()) };
     let region = Region::from_fd(fd).expect("attach through the fd");
     region.event("child was here").unwrap().set();
+}
+
+// ----- a process killed while waiting on a Semaphore ------------------------
+
+/// Starts a `sem_waiter` child on `s` (0 permits) and waits until it sleeps
+/// queued in its `acquire`.
+fn queued_sem_waiter(sh: &Shared) -> Kid {
+    let kid = sh.spawn("sem_waiter");
+    assert!(
+        sh.region
+            .event("waiting")
+            .unwrap()
+            .wait_timeout(common::PROMPT),
+        "the child started"
+    );
+    common::wait_for("the child sleeps queued in its acquire", || {
+        asleep(kid.pid()) && in_process_wait(kid.pid())
+    });
+    kid
+}
+
+/// A process killed (and reaped) while queued on a Semaphore: its place is
+/// freed. A later local waiter gets the next released permit, whether the
+/// release finds the dead cell still queued (the permit goes to it, and the
+/// waiter's slice check passes it on) or already freed by that check.
+#[test]
+fn killed_queued_semaphore_waiter_frees_its_place() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("semq");
+    let s = sh.region.semaphore("s", 0).unwrap();
+    let mut kid = queued_sem_waiter(&sh);
+    kid.kill();
+    std::thread::scope(|sc| {
+        let t = common::spawn_parked(sc, || s.acquire_timeout(common::PROMPT));
+        s.release();
+        assert!(
+            t.join().unwrap(),
+            "the local waiter got the permit, not the dead one's place"
+        );
+    });
+    assert_eq!(s.available(), 0, "one permit, taken once");
+    assert!(!sh.region.event("acquired").unwrap().is_set());
+    // Nobody is queued any more: a released permit is there to take.
+    s.release();
+    assert!(s.try_acquire(), "no dead cell left queued");
+    assert_eq!(s.available(), 0);
+}
+
+/// Queues a `sem_waiter` child, stops it inside its wait, releases one
+/// permit (granted to the child's cell: it is the only waiter, and stopped
+/// it cannot pick it up), then kills and reaps it.
+fn permit_granted_to_a_killed_waiter(sh: &Shared, s: &pysync::process::Semaphore) {
+    let mut kid = queued_sem_waiter(sh);
+    stop_in_process_wait(kid.pid());
+    s.release();
+    assert_eq!(s.available(), 0, "the permit went to the child's cell");
+    kid.kill();
+    assert!(!sh.region.event("acquired").unwrap().is_set());
+}
+
+/// A permit granted to a queued process that dies before picking it up
+/// (stopped, then killed) is not lost: a blocked acquirer gets it.
+#[test]
+fn permit_granted_to_a_killed_waiter_goes_to_the_next_acquirer() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("semg");
+    let s = sh.region.semaphore("s", 0).unwrap();
+    permit_granted_to_a_killed_waiter(&sh, &s);
+    std::thread::scope(|sc| {
+        let t = common::spawn_parked(sc, || s.acquire_timeout(common::PROMPT));
+        assert!(t.join().unwrap(), "the granted permit came back");
+    });
+    assert_eq!(s.available(), 0);
+    s.release();
+    assert_eq!(s.available(), 1, "no permit lost or created");
+}
+
+/// The same, with nobody waiting: `reclaim` returns it to the count.
+#[test]
+fn permit_granted_to_a_killed_waiter_is_reclaimed_to_the_count() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("semr");
+    let s = sh.region.semaphore("s", 0).unwrap();
+    permit_granted_to_a_killed_waiter(&sh, &s);
+    s.reclaim();
+    assert_eq!(s.available(), 1, "the granted permit came back");
+    assert!(s.try_acquire());
+    s.reclaim();
+    assert_eq!(s.available(), 0, "returned once only");
+}
+
+/// `reclaim` with nobody waiting frees a dead waiter's cell: the next
+/// release goes to the count (the fast path: nobody queued), not to the
+/// dead cell.
+#[test]
+fn reclaim_frees_a_dead_waiters_place() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("semf");
+    let s = sh.region.semaphore("s", 0).unwrap();
+    let mut kid = queued_sem_waiter(&sh);
+    kid.kill();
+    s.reclaim();
+    s.release();
+    assert_eq!(s.available(), 1, "the release found nobody queued");
+    assert!(s.try_acquire());
+}
+
+/// `reclaim` returns a dead holder's guarded permits at once, with nobody
+/// waiting; until then nothing notices the death (`try_acquire` never
+/// checks).
+#[test]
+fn reclaim_returns_a_dead_holders_permits_with_nobody_waiting() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("semh");
+    let s = sh.region.semaphore("sem", 2).unwrap();
+    let holding = sh.region.event("holding").unwrap();
+    let mut kid = sh.spawn("hold_permits");
+    assert!(holding.wait_timeout(common::PROMPT));
+    kid.kill();
+    assert_eq!(s.available(), 0);
+    assert!(!s.try_acquire(), "try_acquire does not reclaim");
+    s.reclaim();
+    assert_eq!(s.available(), 2, "both guarded permits came back");
+    s.reclaim();
+    assert_eq!(s.available(), 2, "returned once only");
+}
+
+// ----- owner death and short or zero timeouts -------------------------------
+
+/// `try_acquire` (and a zero timeout) never check for a dead holder; a
+/// timed wait shorter than a slice checks once, at its deadline, and
+/// recovers the lock.
+#[test]
+fn try_acquire_never_recovers_a_short_timed_wait_does() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("short");
+    let lock = sh.region.lock("lock").unwrap();
+    let holding = sh.region.event("holding").unwrap();
+    let mut kid = sh.spawn("hold_lock");
+    assert!(holding.wait_timeout(common::PROMPT));
+    kid.kill();
+    for _ in 0..3 {
+        assert!(!lock.try_acquire(), "try_acquire never checks");
+        assert!(
+            !lock.acquire_timeout(Duration::ZERO),
+            "nor does a zero timeout"
+        );
+    }
+    assert!(
+        lock.locked() && !lock.owner_died(),
+        "still the dead holder's"
+    );
+    let short = pysync::process::SLICE / 2;
+    // A wait whose deadline passes before it first sleeps (the thread
+    // preempted that long while spinning) is a try and does not check: a
+    // few attempts, so that a loaded machine cannot fail the test; each
+    // attempt that sleeps must recover the lock.
+    let start = Instant::now();
+    let got = (0..5).any(|_| lock.acquire_timeout(short));
+    assert!(got, "a wait shorter than a slice recovered the lock");
+    assert!(lock.owner_died());
+    assert!(start.elapsed() < common::PROMPT);
+    lock.release().unwrap();
+    assert!(!lock.locked() && !lock.owner_died());
+}
+
+// ----- a Barrier whose last party dies in the action ------------------------
+
+/// The last party of a round is killed while it runs the action: the
+/// round's waiters, and a party arriving for the next round meanwhile, get
+/// `Err(BrokenBarrier)`; nobody hangs.
+#[test]
+fn barrier_action_runner_killed_breaks_the_round() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("bact");
+    let b = sh.region.barrier("barrier", 3).unwrap();
+    let in_action = sh.region.event("in_action").unwrap();
+    // Unscoped threads reporting through a channel: if the round never
+    // breaks, the test fails after PROMPT instead of hanging in a join.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let (b, tx) = (b.clone(), tx.clone());
+        std::thread::spawn(move || tx.send(b.wait()).unwrap());
+    }
+    common::wait_for("two local parties wait", || b.n_waiting() == 2);
+    let mut kid = sh.spawn("barrier_last_in_action");
+    assert!(
+        in_action.wait_timeout(common::PROMPT),
+        "the child arrived last and runs the action"
+    );
+    let (_late, tid) = common::spawn_static_tid({
+        let (b, tx) = (b.clone(), tx.clone());
+        move || tx.send(b.wait()).unwrap()
+    });
+    common::wait_until_parked(&tid); // waits for the action to end
+    kid.kill();
+    for party in 0..3 {
+        let r = rx
+            .recv_timeout(common::PROMPT)
+            .unwrap_or_else(|_| panic!("party {party} hangs: the round did not break"));
+        assert_eq!(r, Err(pysync::Error::BrokenBarrier));
+    }
+    assert!(b.broken());
+    assert!(!sh.region.event("returned").unwrap().is_set());
+    b.reset();
+    assert!(!b.broken());
 }
