@@ -39,6 +39,8 @@ pub(crate) fn park(
         }
         parks
     };
+    #[cfg(test)]
+    testing::count();
     // SAFETY: see the module comment.
     unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) }
 }
@@ -50,6 +52,8 @@ pub(crate) fn unpark_one(
     key: usize,
     callback: impl FnOnce(UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
+    #[cfg(test)]
+    testing::count();
     // SAFETY: see the module comment.
     convert(unsafe { parking_lot_core::unpark_one(key, |r| callback(convert(r))) })
 }
@@ -57,6 +61,8 @@ pub(crate) fn unpark_one(
 /// Unparks every waiter on `key`, passing each `token`.
 #[inline]
 pub(crate) fn unpark_all(key: usize, token: UnparkToken) -> usize {
+    #[cfg(test)]
+    testing::count();
     // SAFETY: see the module comment.
     unsafe { parking_lot_core::unpark_all(key, token) }
 }
@@ -70,6 +76,8 @@ pub(crate) fn unpark_requeue(
     validate: impl FnOnce() -> RequeueOp,
     callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
+    #[cfg(test)]
+    testing::count();
     // SAFETY: see the module comment.
     convert(unsafe {
         parking_lot_core::unpark_requeue(from, to, validate, |op, r| callback(op, convert(r)))
@@ -83,6 +91,28 @@ pub(crate) fn unpark_filter(
     filter: impl FnMut(ParkToken) -> FilterOp,
     callback: impl FnOnce(UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
+    #[cfg(test)]
+    testing::count();
     // SAFETY: see the module comment.
     convert(unsafe { parking_lot_core::unpark_filter(key, filter, |r| callback(convert(r))) })
+}
+
+/// Unit tests only: how many calls into parking_lot_core the calling thread
+/// has made (each takes a queue lock; a park, or an unpark that finds a
+/// waiter, is a system call), so that "nobody waits: no parking call" is
+/// counted, not assumed.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::cell::Cell;
+
+    std::thread_local!(static CALLS: Cell<usize> = const { Cell::new(0) });
+
+    pub(super) fn count() {
+        CALLS.set(CALLS.get() + 1);
+    }
+
+    /// Calls into parking_lot_core made on this thread so far.
+    pub(crate) fn calls_on_this_thread() -> usize {
+        CALLS.get()
+    }
 }

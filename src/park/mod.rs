@@ -215,3 +215,209 @@ pub(crate) fn key_of<T>(word: &T) -> usize {
 
 pub(crate) mod fair;
 pub(crate) mod token;
+
+/// "Nobody waits: no parking call" — the promise of every release, set and
+/// notify (the crate docs, each primitive's docs, README): counted, per
+/// thread, at the seam (each call takes a queue lock; a park or a wake-up
+/// is a system call), for every primitive's uncontended operations. (A
+/// `Barrier` promises no such thing: the arrival that completes a round
+/// changes the state under the queue lock, whoever waits.)
+#[cfg(all(test, not(loom)))]
+mod no_waiters {
+    use super::backend::testing::calls_on_this_thread;
+    use crate::*;
+    use std::time::Duration;
+
+    /// A named case: an uncontended use of one primitive.
+    type Case<'a> = (&'static str, Box<dyn Fn() + 'a>);
+
+    /// Runs `f` and returns how many parking calls it made on this thread.
+    fn calls(f: impl FnOnce()) -> usize {
+        let before = calls_on_this_thread();
+        f();
+        calls_on_this_thread() - before
+    }
+
+    #[test]
+    fn uncontended_operations_make_no_parking_call() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let lock = Lock::new();
+        let rlock = RLock::new();
+        let sem = Semaphore::new(1);
+        let bsem = BoundedSemaphore::new(1);
+        let event = Event::new();
+        let cond = Condition::new();
+        let condvar = Condvar::new();
+        let mutex = Mutex::new(0);
+        let gil = Gil::new();
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "Lock acquire/release",
+                Box::new(|| {
+                    lock.acquire();
+                    lock.release().unwrap();
+                }),
+            ),
+            (
+                "Lock try/timeout/release_fair",
+                Box::new(|| {
+                    assert!(lock.try_acquire());
+                    lock.release_fair().unwrap();
+                    assert!(lock.acquire_timeout(Duration::from_secs(1)));
+                    lock.release().unwrap();
+                }),
+            ),
+            ("Lock guard", Box::new(|| drop(lock.lock()))),
+            (
+                "RLock recursion",
+                Box::new(|| {
+                    rlock.acquire();
+                    rlock.acquire();
+                    rlock.release().unwrap();
+                    rlock.release().unwrap();
+                }),
+            ),
+            ("Mutex<T>", Box::new(|| *mutex.lock() += 1)),
+            (
+                "Semaphore",
+                Box::new(|| {
+                    sem.acquire();
+                    sem.release();
+                    assert!(sem.try_acquire());
+                    sem.release_n(1);
+                }),
+            ),
+            (
+                "BoundedSemaphore",
+                Box::new(|| {
+                    bsem.acquire();
+                    bsem.release().unwrap();
+                }),
+            ),
+            (
+                "Event",
+                Box::new(|| {
+                    event.set();
+                    assert!(event.wait_timeout(Duration::from_secs(1)));
+                    event.clear();
+                    event.set();
+                    event.clear();
+                }),
+            ),
+            (
+                "Condition notify",
+                Box::new(|| {
+                    let _g = cond.lock();
+                    cond.notify_one().unwrap();
+                    cond.notify(3).unwrap();
+                    cond.notify_all().unwrap();
+                }),
+            ),
+            (
+                "Condvar notify",
+                Box::new(|| {
+                    condvar.notify_one();
+                    condvar.notify_all();
+                }),
+            ),
+            (
+                "Gil acquire/check/drop",
+                Box::new(|| {
+                    let g = gil.acquire();
+                    g.check();
+                    drop(g);
+                    drop(gil.try_acquire());
+                }),
+            ),
+            (
+                "Gil allow_threads",
+                Box::new(|| {
+                    let mut g = gil.acquire();
+                    g.allow_threads(|| ());
+                }),
+            ),
+            (
+                "Gil yield_now",
+                Box::new(|| {
+                    let g = gil.acquire();
+                    g.yield_now();
+                }),
+            ),
+        ];
+        for (what, case) in &cases {
+            case(); // a first use may set things up
+            assert_eq!(calls(case), 0, "{what}: a parking call with nobody waiting");
+        }
+    }
+
+    /// The same for `pysync::process`'s primitives: no futex wake (a
+    /// system call) and no parking call.
+    #[test]
+    #[cfg_attr(miri, ignore)] // shared memory
+    #[cfg(target_os = "linux")]
+    fn uncontended_process_operations_make_no_wake_call() {
+        use crate::process::futex::testing::wakes_on_this_thread;
+        let _watchdog = crate::test_watchdog::watchdog();
+        let region = process::Region::anonymous(1 << 16).unwrap();
+        let lock = region.lock("lock").unwrap();
+        let rlock = region.rlock("rlock").unwrap();
+        let sem = region.semaphore("sem", 1).unwrap();
+        let event = region.event("event").unwrap();
+        let cond = region.condition("cond").unwrap();
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "Lock",
+                Box::new(|| {
+                    lock.acquire();
+                    lock.release().unwrap();
+                    assert!(lock.try_acquire());
+                    lock.release().unwrap();
+                }),
+            ),
+            (
+                "RLock",
+                Box::new(|| {
+                    rlock.acquire();
+                    rlock.acquire();
+                    rlock.release().unwrap();
+                    rlock.release().unwrap();
+                }),
+            ),
+            (
+                "Semaphore",
+                Box::new(|| {
+                    sem.acquire();
+                    sem.release();
+                }),
+            ),
+            (
+                "Event",
+                Box::new(|| {
+                    event.set();
+                    event.clear();
+                }),
+            ),
+            (
+                "Condition notify",
+                Box::new(|| {
+                    let _g = cond.lock();
+                    cond.notify_one().unwrap();
+                    cond.notify_all().unwrap();
+                }),
+            ),
+        ];
+        for (what, case) in &cases {
+            case();
+            let (wakes, parks) = (wakes_on_this_thread(), calls_on_this_thread());
+            case();
+            assert_eq!(
+                (
+                    wakes_on_this_thread() - wakes,
+                    calls_on_this_thread() - parks
+                ),
+                (0, 0),
+                "process {what}: a wake-up call with nobody waiting"
+            );
+        }
+    }
+}

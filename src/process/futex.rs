@@ -129,6 +129,8 @@ impl Waiter {
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn wake(word: &AtomicU32, n: u32) {
+    #[cfg(test)]
+    testing::WAKES.set(testing::WAKES.get() + 1);
     // An error (EFAULT, EINVAL) is impossible for a live, aligned word;
     // there is nothing useful to do with one here.
     let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n);
@@ -242,5 +244,19 @@ mod model {
             t.woken.push((id, Woke::Check));
         }
         F.cv.notify_all();
+    }
+}
+
+/// Unit tests only: how many futex wake calls (system calls) the calling
+/// thread has made.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod testing {
+    use std::cell::Cell;
+
+    std::thread_local!(pub(super) static WAKES: Cell<usize> = const { Cell::new(0) });
+
+    /// Futex wakes made on this thread so far.
+    pub(crate) fn wakes_on_this_thread() -> usize {
+        WAKES.get()
     }
 }
