@@ -356,8 +356,8 @@ mod no_waiters {
     #[cfg_attr(miri, ignore)] // shared memory
     #[cfg(target_os = "linux")]
     fn uncontended_process_operations_make_no_wake_call() {
-        use crate::process::futex::testing::wakes_on_this_thread;
         let _watchdog = crate::test_watchdog::watchdog();
+        use crate::process::futex::testing::wakes_on_this_thread;
         let region = process::Region::anonymous(1 << 16).unwrap();
         let lock = region.lock("lock").unwrap();
         let rlock = region.rlock("rlock").unwrap();
