@@ -464,6 +464,49 @@ fn killed_lock_holder_is_recovered_within_the_bound() {
     );
 }
 
+/// A process counts as alive only while it is not a zombie (`process`
+/// docs): a holder killed but not yet reaped — here by this very process,
+/// its parent, which is blocked in `acquire` and so cannot reap it — is
+/// dead, and the waiter recovers the lock.
+#[test]
+fn killed_holder_not_yet_reaped_is_dead() {
+    let _watchdog = common::watchdog();
+    let sh = Shared::new("zombie");
+    let lock = sh.region.lock("lock").unwrap();
+    let mut kid = sh.spawn("hold_lock");
+    assert!(
+        sh.region
+            .event("holding")
+            .unwrap()
+            .wait_timeout(common::PROMPT),
+        "the child took the lock"
+    );
+    let (waiter, tid) = common::spawn_static_tid({
+        let lock = sh.region.lock("lock").unwrap();
+        move || {
+            lock.acquire(); // no timeout
+            let died = lock.owner_died();
+            lock.release().unwrap();
+            died
+        }
+    });
+    common::wait_until_parked(&tid);
+    let pid = kid.pid();
+    // SIGKILL without reaping: the child becomes a zombie.
+    kid.0.as_mut().unwrap().kill().unwrap();
+    common::wait_for("the child is a zombie", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim().starts_with('Z'))
+        })
+    });
+    assert!(waiter.join().unwrap(), "the waiter is told the owner died");
+    assert!(lock.try_acquire());
+    lock.release().unwrap();
+    kid.kill(); // reaps it
+}
+
 #[test]
 fn killed_rlock_owner_is_recovered() {
     let _watchdog = common::watchdog();
