@@ -709,7 +709,7 @@ fn notify_all_moves_the_waiters_onto_the_lock_without_waking_them() {
         common::until_locked(&cond, || registered.load(Relaxed) == N);
         common::wait_until_settled(&tids);
         let g = cond.lock();
-        let before: Vec<u64> = tids.iter().map(common::voluntary_switches).collect();
+        let before: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
         cond.notify_all().unwrap();
         assert_eq!(
             common::queued_on(cond.lock_ref()),
@@ -717,7 +717,7 @@ fn notify_all_moves_the_waiters_onto_the_lock_without_waking_them() {
             "every waiter is on the lock's queue as notify_all returns"
         );
         common::wait_until_settled(&tids);
-        let after: Vec<u64> = tids.iter().map(common::voluntary_switches).collect();
+        let after: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
         assert_eq!(before, after, "a notified waiter woke up (sleeps counted)");
         assert_eq!(done.load(Relaxed), 0);
         assert_eq!(common::queued_on(cond.lock_ref()), N);

@@ -94,7 +94,7 @@ fn notify_n_wakes_n() {
         until_waiters(&cv, 5);
         cv.notify(2);
         assert_eq!(cv.waiters(), 3, "exactly two left the condvar's queue");
-        common::wait_for("two woken", || *woken.lock() == 2);
+        common::wait_for("two woken", || *woken.lock() >= 2);
         // A third waiter woken by mistake would have run (or be asleep on
         // the mutex, counted) by the time everyone has settled.
         common::wait_until_settled(&tids);
@@ -131,7 +131,7 @@ fn notify_all_moves_the_waiters_onto_the_mutex_without_waking_them() {
         until_waiters(&cv, N);
         common::wait_until_settled(&tids);
         let g = m.lock();
-        let before: Vec<u64> = tids.iter().map(common::voluntary_switches).collect();
+        let before: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
         cv.notify_all();
         assert_eq!(
             common::queued_on(&m),
@@ -139,7 +139,7 @@ fn notify_all_moves_the_waiters_onto_the_mutex_without_waking_them() {
             "every waiter is on the mutex's queue as notify_all returns"
         );
         common::wait_until_settled(&tids);
-        let after: Vec<u64> = tids.iter().map(common::voluntary_switches).collect();
+        let after: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
         assert_eq!(before, after, "a notified waiter woke up (sleeps counted)");
         assert_eq!(*g, 0);
         assert_eq!(common::queued_on(&m), N);
@@ -382,29 +382,32 @@ fn second_mutex_wait_panics_before_releasing_it() {
         let (other, tid) = common::spawn_queued_on(s, &b, || *b.lock() += 1);
         let before = common::voluntary_switches(&tid);
         let r = catch_unwind(AssertUnwindSafe(|| cv.wait(&mut g)));
+        // Seen with the guard still held; asserted once every thread is let
+        // go (a failed assertion must not leave `first` waiting).
+        let locked = b.is_locked();
+        let queued = common::queued_on(&b);
+        common::wait_until_settled(std::slice::from_ref(&tid));
+        let woken = common::voluntary_switches(&tid) != before;
+        let got_in = *g != 0;
+        *g = 10;
+        drop(g);
+        other.join().unwrap();
+        let waiters = cv.waiters();
+        *a.lock() = true;
+        cv.notify_all();
+        first.join().unwrap();
         let payload = r.expect_err("a wait with a second mutex panics");
         assert_eq!(
             common::message(&*payload),
             "a Condvar was waited on with two different mutexes at once"
         );
-        assert!(b.is_locked(), "the panic released the mutex");
-        assert_eq!(common::queued_on(&b), 1);
-        common::wait_until_settled(std::slice::from_ref(&tid));
-        assert_eq!(
-            common::voluntary_switches(&tid),
-            before,
-            "the thread queued on the mutex was woken"
-        );
-        assert_eq!(*g, 0, "the queued thread got in");
-        *g = 10;
-        drop(g);
-        other.join().unwrap();
-        assert_eq!(*b.lock(), 11);
-        assert_eq!(cv.waiters(), 1);
-        *a.lock() = true;
-        cv.notify_all();
-        first.join().unwrap();
+        assert!(locked, "the panic released the mutex");
+        assert_eq!(queued, 1);
+        assert!(!woken, "the thread queued on the mutex was woken");
+        assert!(!got_in, "the queued thread got in");
+        assert_eq!(waiters, 1);
     });
+    assert_eq!(*b.lock(), 11);
 }
 
 /// A waiter that times out unbinds the condvar when it was the last one.

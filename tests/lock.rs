@@ -201,12 +201,12 @@ fn release_fair_hands_off_to_the_first_of_two_waiters_only() {
             while !a_go.load(Ordering::SeqCst) {
                 thread::yield_now();
             }
-            lock.release().unwrap();
+            lock.release()
         });
         let (b, b_tid) = common::spawn_queued_on(s, &lock, || {
             lock.acquire();
             b_in.store(true, Ordering::SeqCst);
-            lock.release().unwrap();
+            lock.release()
         });
         let b_sleeps = common::voluntary_switches(&b_tid);
         lock.release_fair().unwrap();
@@ -214,17 +214,19 @@ fn release_fair_hands_off_to_the_first_of_two_waiters_only() {
             a_in.load(Ordering::SeqCst)
         });
         common::wait_until_settled(std::slice::from_ref(&b_tid));
-        assert!(!b_in.load(Ordering::SeqCst), "the second waiter got in too");
-        assert_eq!(
-            common::voluntary_switches(&b_tid),
-            b_sleeps,
-            "the second waiter was woken"
-        );
-        assert_eq!(common::queued_on(&lock), 1);
-        assert!(lock.locked());
+        // Seen while A holds the lock; asserted once A is let go (a failed
+        // assertion must not leave A spinning).
+        let b_got_in = b_in.load(Ordering::SeqCst);
+        let b_woken = common::voluntary_switches(&b_tid) != b_sleeps;
+        let queued = common::queued_on(&lock);
+        let locked = lock.locked();
         a_go.store(true, Ordering::SeqCst);
-        a.join().unwrap();
-        b.join().unwrap();
+        let (a_released, b_released) = (a.join().unwrap(), b.join().unwrap());
+        assert!(!b_got_in, "the second waiter got in too");
+        assert!(!b_woken, "the second waiter was woken");
+        assert_eq!(queued, 1);
+        assert!(locked);
+        assert_eq!((a_released, b_released), (Ok(()), Ok(())));
     });
     assert!(b_in.load(Ordering::SeqCst));
     assert!(!lock.locked());
@@ -266,12 +268,11 @@ fn rlock_guard_dropped_after_a_release_by_hand_leaves_the_new_owner_alone() {
         });
         common::wait_for("the other thread owns it", || held.load(Ordering::SeqCst));
         drop(g);
-        assert!(
-            r.locked(),
-            "the stale guard released the other owner's hold"
-        );
+        let locked = r.locked();
         dropped.store(true, Ordering::SeqCst);
-        assert_eq!(owner.join().unwrap(), (true, 1));
+        let owner_saw = owner.join();
+        assert!(locked, "the stale guard released the other owner's hold");
+        assert_eq!(owner_saw.unwrap(), (true, 1));
     });
     assert!(!r.locked());
 }
