@@ -415,3 +415,61 @@ pub type ReentrantMutex<T> = lock_api::ReentrantMutex<Lock, RawThreadId, T>;
 /// The guard of a [`ReentrantMutex`].
 #[cfg(not(loom))]
 pub type ReentrantMutexGuard<'a, T> = lock_api::ReentrantMutexGuard<'a, Lock, RawThreadId, T>;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::time::Duration;
+
+    /// The message of the panic `f` raised; panics if `f` returned.
+    fn panic_text(f: impl FnOnce() -> bool) -> String {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(r) => panic!("expected a panic, but it returned {r}"),
+            Err(p) => p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// "Recursion depth is limited to `u32::MAX`; going past it panics":
+    /// every re-entering form panics at the limit, and leaves the depth and
+    /// the ownership as they were (no wrap to 0 with the owner still set).
+    #[test]
+    fn recursion_past_u32_max_panics_and_changes_nothing() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let r = RLock::new();
+        r.acquire();
+        // Only the owner (this thread) touches `count`.
+        r.count.store(u32::MAX, Ordering::Relaxed);
+        let forms: [(&str, &dyn Fn() -> bool); 4] = [
+            ("acquire", &|| {
+                r.acquire();
+                true
+            }),
+            ("try_acquire", &|| r.try_acquire()),
+            ("acquire_timeout(ZERO)", &|| {
+                r.acquire_timeout(Duration::ZERO)
+            }),
+            ("acquire_timeout(1 s)", &|| {
+                r.acquire_timeout(Duration::from_secs(1))
+            }),
+        ];
+        for (name, form) in forms {
+            let msg = panic_text(form);
+            assert!(
+                msg.contains("RLock recursion depth overflow"),
+                "{name}: {msg:?}"
+            );
+            assert_eq!(r.recursion_count(), u32::MAX as usize, "{name}");
+            assert!(r.is_owned(), "{name}");
+            assert!(r.locked(), "{name}");
+        }
+        r.count.store(1, Ordering::Relaxed);
+        r.release().unwrap();
+        assert!(!r.locked());
+        assert!(!r.is_owned());
+    }
+}

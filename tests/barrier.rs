@@ -304,6 +304,9 @@ fn panicking_action_breaks_the_barrier() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+/// `n_waiting` counts the parties that wait; the indices are the arrival
+/// order, "the first to arrive gets 0, the last `parties - 1`"
+/// (barrier/mod.rs).
 #[test]
 fn n_waiting_counts_parked_parties() {
     let _watchdog = common::watchdog();
@@ -315,8 +318,8 @@ fn n_waiting_counts_parked_parties() {
             common::wait_for("k parties waiting", || b.n_waiting() == k);
         }
         assert_eq!(b.wait(), Ok(3));
-        for h in hs {
-            assert!(h.join().unwrap().is_ok());
+        for (k, h) in hs.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), Ok(k), "arrival {k}");
         }
     });
     assert_eq!(b.n_waiting(), 0);

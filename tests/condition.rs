@@ -681,3 +681,84 @@ fn accessors_guard_and_debug() {
     let c: Condition = Condition::default();
     assert!(!c.lock_ref().locked());
 }
+
+/// `notify_all` "moves the waiters onto the lock's queue instead of waking
+/// them all" (lib.rs, condition/mod.rs): while the notifier holds the lock,
+/// all of them are queued on it at once, and none has woken (each one's
+/// count of sleeps is unchanged once everything has settled).
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn notify_all_moves_the_waiters_onto_the_lock_without_waking_them() {
+    let _watchdog = common::watchdog();
+    const N: usize = 8;
+    let cond = Condition::with_lock(Lock::new());
+    let registered = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let tids: Vec<common::Tid> = (0..N)
+            .map(|_| {
+                let (_, tid) = common::spawn_tid(s, || {
+                    let _g = cond.lock();
+                    registered.fetch_add(1, Relaxed);
+                    cond.wait().unwrap();
+                    done.fetch_add(1, Relaxed);
+                });
+                tid
+            })
+            .collect();
+        common::until_locked(&cond, || registered.load(Relaxed) == N);
+        common::wait_until_settled(&tids);
+        let g = cond.lock();
+        let before: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
+        cond.notify_all().unwrap();
+        assert_eq!(
+            common::queued_on(cond.lock_ref()),
+            N,
+            "every waiter is on the lock's queue as notify_all returns"
+        );
+        common::wait_until_settled(&tids);
+        let after: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
+        assert_eq!(before, after, "a notified waiter woke up (sleeps counted)");
+        assert_eq!(done.load(Relaxed), 0);
+        assert_eq!(common::queued_on(cond.lock_ref()), N);
+        drop(g);
+    });
+    assert_eq!(done.load(Relaxed), N);
+    assert!(!cond.lock_ref().locked());
+}
+
+/// "A try keeps the lock" (blocking.rs, `condition_forms!`): a zero timeout
+/// or a past deadline returns `Ok(false)` without releasing the lock even
+/// for a moment, so a thread queued on the lock is neither woken nor let in.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn a_try_wait_never_lets_a_queued_thread_in() {
+    let _watchdog = common::watchdog();
+    let cond = Condition::with_lock(Lock::new());
+    let ran = AtomicBool::new(false);
+    thread::scope(|s| {
+        let g = cond.lock();
+        let (t, tid) = common::spawn_queued_on(s, cond.lock_ref(), || {
+            let _g = cond.lock();
+            ran.store(true, Relaxed);
+        });
+        let before = common::voluntary_switches(&tid);
+        assert_eq!(cond.wait_timeout(Duration::ZERO), Ok(false));
+        assert_eq!(common::queued_on(cond.lock_ref()), 1, "wait_timeout(ZERO)");
+        assert_eq!(cond.wait_until(common::past()), Ok(false));
+        assert_eq!(common::queued_on(cond.lock_ref()), 1, "wait_until(past)");
+        assert_eq!(cond.wait_for_timeout(|| false, Duration::ZERO), Ok(false));
+        assert_eq!(cond.wait_for_until(|| false, common::past()), Ok(false));
+        assert_eq!(common::queued_on(cond.lock_ref()), 1, "wait_for tries");
+        common::wait_until_settled(std::slice::from_ref(&tid));
+        assert_eq!(
+            common::voluntary_switches(&tid),
+            before,
+            "the queued thread was woken"
+        );
+        assert!(!ran.load(Relaxed));
+        drop(g);
+        t.join().unwrap();
+    });
+    assert!(ran.load(Relaxed));
+}

@@ -73,28 +73,119 @@ fn notify_one_is_fifo() {
 }
 
 /// `notify(n)` wakes exactly `n` of more waiters; `notify_all` the rest.
+/// No spurious wake-ups (condvar.rs: "`wait` returns only when notified"):
+/// once every waiter has settled, still only two have returned.
 #[test]
+#[cfg_attr(miri, ignore)] // reads /proc
 fn notify_n_wakes_n() {
     let _watchdog = common::watchdog();
     let woken = Mutex::new(0usize);
     let cv = Condvar::new();
     thread::scope(|s| {
+        let mut tids = Vec::new();
         for _ in 0..5 {
-            s.spawn(|| {
+            let (_, tid) = common::spawn_tid(s, || {
                 let mut g = woken.lock();
                 cv.wait(&mut g);
                 *g += 1;
             });
+            tids.push(tid);
         }
         until_waiters(&cv, 5);
         cv.notify(2);
         assert_eq!(cv.waiters(), 3, "exactly two left the condvar's queue");
-        common::wait_for("two woken", || *woken.lock() == 2);
+        common::wait_for("two woken", || *woken.lock() >= 2);
+        // A third waiter woken by mistake would have run (or be asleep on
+        // the mutex, counted) by the time everyone has settled.
+        common::wait_until_settled(&tids);
+        assert_eq!(*woken.lock(), 2, "a waiter returned without a notify");
         assert_eq!(cv.waiters(), 3);
         cv.notify_all();
         assert_eq!(cv.waiters(), 0);
     });
     assert_eq!(*woken.lock(), 5);
+}
+
+/// `notify_all` "moves the waiters onto the mutex's queue instead of
+/// waking them all" (condvar.rs): while the notifier holds the mutex, all
+/// of them are queued on it at once, and none has woken (each one's count
+/// of sleeps is unchanged once everything has settled).
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn notify_all_moves_the_waiters_onto_the_mutex_without_waking_them() {
+    let _watchdog = common::watchdog();
+    const N: usize = 8;
+    let m = Mutex::new(0usize);
+    let cv = Condvar::new();
+    thread::scope(|s| {
+        let tids: Vec<common::Tid> = (0..N)
+            .map(|_| {
+                let (_, tid) = common::spawn_tid(s, || {
+                    let mut g = m.lock();
+                    cv.wait(&mut g);
+                    *g += 1;
+                });
+                tid
+            })
+            .collect();
+        until_waiters(&cv, N);
+        common::wait_until_settled(&tids);
+        let g = m.lock();
+        let before: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
+        cv.notify_all();
+        assert_eq!(
+            common::queued_on(&m),
+            N,
+            "every waiter is on the mutex's queue as notify_all returns"
+        );
+        common::wait_until_settled(&tids);
+        let after: Vec<Option<u64>> = tids.iter().map(common::voluntary_switches).collect();
+        assert_eq!(before, after, "a notified waiter woke up (sleeps counted)");
+        assert_eq!(*g, 0);
+        assert_eq!(common::queued_on(&m), N);
+        drop(g);
+    });
+    assert_eq!(*m.lock(), N);
+}
+
+/// A try (`wait_timeout(ZERO)`, a past `wait_until`) returns "without
+/// releasing the mutex" (condvar.rs): a thread queued on the mutex is
+/// neither woken nor let in.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn a_try_wait_never_lets_a_queued_thread_in() {
+    let _watchdog = common::watchdog();
+    let m = Mutex::new(0usize);
+    let cv = Condvar::new();
+    thread::scope(|s| {
+        let mut g = m.lock();
+        let (t, tid) = common::spawn_queued_on(s, &m, || *m.lock() += 1);
+        let before = common::voluntary_switches(&tid);
+        assert!(cv.wait_timeout(&mut g, Duration::ZERO).timed_out());
+        assert_eq!(common::queued_on(&m), 1, "wait_timeout(ZERO)");
+        assert!(cv.wait_until(&mut g, common::past()).timed_out());
+        assert_eq!(common::queued_on(&m), 1, "wait_until(past)");
+        assert!(
+            cv.wait_timeout_while(&mut g, Duration::ZERO, |_| true)
+                .timed_out()
+        );
+        assert!(
+            cv.wait_until_while(&mut g, common::past(), |_| true)
+                .timed_out()
+        );
+        assert_eq!(common::queued_on(&m), 1, "the _while tries");
+        common::wait_until_settled(std::slice::from_ref(&tid));
+        assert_eq!(
+            common::voluntary_switches(&tid),
+            before,
+            "the queued thread was woken"
+        );
+        assert_eq!(*g, 0, "the queued thread got in");
+        *g = 10;
+        drop(g);
+        t.join().unwrap();
+    });
+    assert_eq!(*m.lock(), 11);
 }
 
 /// `notify_all` while holding the mutex requeues the waiters onto it: none
@@ -269,6 +360,54 @@ fn two_mutexes_at_once_panics_one_after_another_is_fine() {
         cv.notify_one();
         t.join().unwrap();
     });
+}
+
+/// A wait with a second mutex "panics ... before releasing its mutex"
+/// (condvar.rs, One mutex at a time): with the guard kept outside the
+/// unwind, the mutex is still held and a thread queued on it is neither
+/// woken nor let in; the first waiter is unaffected.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn second_mutex_wait_panics_before_releasing_it() {
+    let _watchdog = common::watchdog();
+    let (a, b) = (Mutex::new(false), Mutex::new(0usize));
+    let cv = Condvar::new();
+    thread::scope(|s| {
+        let first = s.spawn(|| {
+            let mut g = a.lock();
+            cv.wait_while(&mut g, |go| !*go);
+        });
+        until_waiters(&cv, 1);
+        let mut g = b.lock();
+        let (other, tid) = common::spawn_queued_on(s, &b, || *b.lock() += 1);
+        let before = common::voluntary_switches(&tid);
+        let r = catch_unwind(AssertUnwindSafe(|| cv.wait(&mut g)));
+        // Seen with the guard still held; asserted once every thread is let
+        // go (a failed assertion must not leave `first` waiting).
+        let locked = b.is_locked();
+        let queued = common::queued_on(&b);
+        common::wait_until_settled(std::slice::from_ref(&tid));
+        let woken = common::voluntary_switches(&tid) != before;
+        let got_in = *g != 0;
+        *g = 10;
+        drop(g);
+        other.join().unwrap();
+        let waiters = cv.waiters();
+        *a.lock() = true;
+        cv.notify_all();
+        first.join().unwrap();
+        let payload = r.expect_err("a wait with a second mutex panics");
+        assert_eq!(
+            common::message(&*payload),
+            "a Condvar was waited on with two different mutexes at once"
+        );
+        assert!(locked, "the panic released the mutex");
+        assert_eq!(queued, 1);
+        assert!(!woken, "the thread queued on the mutex was woken");
+        assert!(!got_in, "the queued thread got in");
+        assert_eq!(waiters, 1);
+    });
+    assert_eq!(*b.lock(), 11);
 }
 
 /// A waiter that times out unbinds the condvar when it was the last one.

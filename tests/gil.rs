@@ -701,3 +701,68 @@ fn release_serves_the_waiter_that_used_least() {
     assert_eq!(*order.lock().unwrap(), ["B", "C", "A"]);
     assert_balanced(gil.stats());
 }
+
+/// "`Duration::MAX` (or any timeout too large for `Instant`) waits forever
+/// and never panics" (lib.rs), for the Gil, whose waits mix the caller's
+/// deadline with their own timers (a newcomer's switch timer under a finite
+/// interval, none under `Duration::MAX`): a waiter queued behind the holder
+/// with a huge timeout, or the latest `Instant`, gets the GIL when it is
+/// released.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn huge_timeouts_and_the_latest_instant_wait_for_the_release() {
+    let _watchdog = common::watchdog();
+    let latest = common::max_instant();
+    for interval in [Duration::from_millis(5), Duration::MAX] {
+        let gil = Gil::with_switch_interval(interval);
+        for huge in common::HUGE {
+            let g = gil.acquire();
+            thread::scope(|s| {
+                let (w, _) =
+                    common::spawn_queued_on(s, &gil, || gil.acquire_timeout(huge).is_some());
+                drop(g);
+                assert!(w.join().unwrap(), "acquire_timeout({huge:?}), {interval:?}");
+            });
+        }
+        let g = gil.acquire();
+        thread::scope(|s| {
+            let (w, _) = common::spawn_queued_on(s, &gil, || gil.acquire_until(latest).is_some());
+            drop(g);
+            assert!(w.join().unwrap(), "acquire_until(latest), {interval:?}");
+        });
+        assert!(!gil.locked());
+        assert_balanced(gil.stats());
+    }
+}
+
+/// With `Duration::ZERO` "a waiter asks as soon as the holder has used as
+/// much GIL time as it has, so threads switch at nearly every `check`"
+/// (gil/mod.rs): a newcomer has asked by the time it is queued (no timer
+/// to wait for), and the holder's very next `check` hands it the GIL.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn zero_interval_switches_at_the_next_check() {
+    let _watchdog = common::watchdog();
+    let gil = Gil::with_switch_interval(Duration::ZERO);
+    let ran = AtomicBool::new(false);
+    let guard = gil.acquire();
+    thread::scope(|s| {
+        let (b, _) = common::spawn_queued_on(s, &gil, || {
+            let _g = gil.acquire();
+            ran.store(true, Ordering::SeqCst);
+        });
+        assert!(
+            format!("{gil:?}").contains("drop_requested: true"),
+            "the queued waiter has not asked: {gil:?}"
+        );
+        guard.check();
+        assert!(ran.load(Ordering::SeqCst), "one check did not switch");
+        let stats = gil.stats();
+        assert_eq!(stats.forced_switches, 1, "{stats:?}");
+        assert_eq!(stats.priority_switches, 0, "{stats:?}");
+        drop(guard);
+        b.join().unwrap();
+    });
+    assert!(!gil.locked());
+    assert_balanced(gil.stats());
+}

@@ -133,6 +133,21 @@ fn owned_permit_drop_never_panics() {
     assert_eq!(sem.available(), 1);
 }
 
+/// An `ArcLockGuard`'s drop, like a `LockGuard`'s, releases the lock
+/// whoever holds it now: released by hand and taken by another thread
+/// meanwhile, the drop releases that hold (owned.rs, lock/mod.rs).
+#[test]
+fn arc_lock_guard_dropped_after_a_release_by_hand_releases_the_new_hold() {
+    let _watchdog = common::watchdog();
+    let lock = Arc::new(Lock::new());
+    let g = lock.lock_arc();
+    lock.release().unwrap();
+    thread::scope(|s| s.spawn(|| lock.acquire()).join().unwrap());
+    assert!(lock.locked(), "the other thread holds it");
+    drop(g);
+    assert!(!lock.locked(), "the stale guard released the other hold");
+}
+
 /// Lock and RLock guards (borrowed and owned) whose acquisition was
 /// released by hand drop quietly.
 #[test]

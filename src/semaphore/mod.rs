@@ -117,6 +117,11 @@ impl Semaphore {
         /// ```should_panic
         /// let _ = pysync::Semaphore::new(usize::MAX);
         /// ```
+        ///
+        /// ```compile_fail
+        /// // Past MAX_PERMITS in a `static` or `const`: rejected by the compiler.
+        /// static TOO_MANY: pysync::Semaphore = pysync::Semaphore::new(usize::MAX);
+        /// ```
         #[must_use]
         #[inline]
         pub fn new(permits: usize) -> Semaphore {

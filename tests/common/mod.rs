@@ -246,6 +246,22 @@ pub fn wait_until_settled(tids: &[Tid]) {
     }
 }
 
+/// How many times thread `tid` has gone to sleep so far
+/// (`voluntary_ctxt_switches` in `/proc/self/task/<tid>/status`), or `None`
+/// once it has exited. A parked thread's count stays put; one woken up that
+/// sleeps again (or blocks anywhere) adds at least one, and one that ran to
+/// its end reads `None`. So "unchanged after [`wait_until_settled`]" means:
+/// it was not woken meanwhile — the wake-ups a requeue exists to avoid.
+pub fn voluntary_switches(tid: &Tid) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{}/status", tid.0)).ok()?;
+    let count = status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("voluntary_ctxt_switches in /proc status");
+    Some(count)
+}
+
 /// Spawns `f` on a scoped thread and waits until it is parked; returns its
 /// handle. For "this thread is queued first" set-ups.
 pub fn spawn_parked<'scope, T: Send + 'scope>(

@@ -229,3 +229,21 @@ fn guard_drop_past_max_saturates_release_panics_with_overflow_message() {
     assert_eq!(panic_message(move || g.release()), OVERFLOW);
     assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
 }
+
+/// `ArcSemaphoreGuard::release` panics past `MAX_PERMITS`, as
+/// `SemaphoreGuard::release` does (owned.rs), leaving the count at the
+/// maximum; its drop saturates.
+#[test]
+fn arc_guard_release_past_max_panics_with_overflow_message() {
+    let _watchdog = common::watchdog();
+    let sem = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+    let g = sem.access_arc();
+    sem.release(); // someone else filled it back up to the max
+    assert_eq!(panic_message(move || g.release()), OVERFLOW);
+    assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
+
+    let g = sem.access_arc();
+    sem.release();
+    drop(g); // never panics
+    assert_eq!(sem.available(), Semaphore::MAX_PERMITS);
+}
