@@ -88,8 +88,10 @@
 //!   at most one slice after the death, whatever its own timeout: **the next
 //!   acquirer gets a dead holder's lock within 100 ms** (20 ms slice + a
 //!   `/proc` read + scheduling; `tests/process_kill.rs` measures it). A
-//!   timed wait shorter than a slice checks once at its deadline.
-//!   `try_acquire` never checks (it stays one CAS).
+//!   timed wait shorter than a slice checks once at its deadline, also one
+//!   whose deadline passes before it gets to sleep (a short wait on a
+//!   loaded machine). `try_acquire` and a zero timeout never check (they
+//!   stay one CAS).
 //! * **Why not the kernel's robust-futex list**: there is one list per
 //!   thread (`set_robust_list`), and glibc already registers it for its own
 //!   robust mutexes; registering ours would unhook glibc's. It would also

@@ -175,10 +175,15 @@ impl RawLock {
                 w = self.word.load(Ordering::Relaxed);
                 continue;
             }
-            // A try (or an expired deadline) neither sleeps nor checks
-            // liveness: `Duration::ZERO` stays cheap.
+            // A wait whose deadline ran out while it spun checks liveness
+            // once, as one that slept does at its deadline: on a loaded
+            // machine a short wait may never get to sleep, and it must
+            // still recover a dead owner's lock (a loop of 10 ms waits
+            // would otherwise never notice the death). A try never gets
+            // here (`try_acquire`, and a zero timeout, which the blocking
+            // layer turns into one): it stays one CAS.
             if !slept && waiter.expired() {
-                return Got::No;
+                return self.recover(cx, w).unwrap_or(Got::No);
             }
             if w & WAITERS == 0 {
                 // Relaxed: the futex wait re-reads the word in the kernel.
@@ -895,19 +900,30 @@ impl RawSem {
             self.lock_inner(cx);
             if let Some(ok) = self.take_or_queue(&waiter) {
                 self.unlock_inner(cx);
-                return ok;
+                return ok || self.last_look(cx);
             }
             let Some(i) = self.queue.push(me, 0) else {
                 self.unlock_inner(cx);
                 self.queue.wait_space(&mut waiter);
                 if waiter.expired() {
-                    return self.try_take(cx);
+                    return self.try_take(cx) || self.last_look(cx);
                 }
                 continue;
             };
             self.unlock_inner(cx);
-            return self.queue.sleep(i, &mut waiter, || self.reclaim(cx));
+            return self.queue.sleep(i, &mut waiter, || self.reclaim(cx)) || self.last_look(cx);
         }
+    }
+
+    /// The deadline passed without a permit: checks once for dead holders
+    /// and waiters (what a sleeper's slice check does), and takes a permit
+    /// if that brought one back. So a timed wait shorter than a slice, or
+    /// one whose deadline passed before it slept, still recovers dead
+    /// holders' permits; only `try_acquire` never checks.
+    #[cold]
+    fn last_look<C: Cx>(&self, cx: &C) -> bool {
+        self.reclaim(cx);
+        self.try_take(cx)
     }
 
     /// Under inner: takes a permit if no waiter is queued (`Some(true)`), or
