@@ -559,6 +559,56 @@ fn set_switch_interval_never_loses_a_waiter() {
     }
 }
 
+/// The counters say what happened (`GilStats` docs): a return from
+/// `allow_threads` that finds the GIL free is no I/O wait; one that waits
+/// for a holder is, and so is its hand-off to a sleeper; a queued, asleep
+/// newcomer served by a release is a hand-off to a sleeping waiter.
+#[test]
+#[cfg_attr(miri, ignore)] // reads /proc
+fn stats_count_io_waits_and_hand_offs_to_sleepers() {
+    let _watchdog = common::watchdog();
+    let gil = Gil::with_switch_interval(Duration::from_secs(3600));
+    // A return to a free GIL: no wait.
+    let mut g = gil.acquire();
+    g.allow_threads(|| ());
+    drop(g);
+    let st = gil.stats();
+    assert_eq!((st.io_waits, st.handoffs_to_sleeping), (0, 0), "{st:?}");
+    // A newcomer queued and asleep, served by the holder's release.
+    let g = gil.acquire();
+    thread::scope(|s| {
+        let (waiter, _) = common::spawn_queued_on(s, &gil, || drop(gil.acquire()));
+        drop(g);
+        waiter.join().unwrap();
+    });
+    let st = gil.stats();
+    assert_eq!((st.io_waits, st.handoffs_to_sleeping), (0, 1), "{st:?}");
+    // A return that waits for a holder (asleep: the holder keeps the GIL
+    // until the returner is queued).
+    let (held, go) = (AtomicBool::new(false), AtomicBool::new(false));
+    thread::scope(|s| {
+        let (returner, tid) = common::spawn_tid(s, || {
+            let mut g = gil.acquire();
+            g.allow_threads(|| {
+                held.store(true, Ordering::SeqCst);
+                common::wait_for("the go", || go.load(Ordering::SeqCst));
+            });
+        });
+        common::wait_for("the returner in allow_threads", || {
+            held.load(Ordering::SeqCst)
+        });
+        let g = gil.acquire();
+        go.store(true, Ordering::SeqCst);
+        common::wait_until_queued(&tid, &gil, 1);
+        drop(g);
+        returner.join().unwrap();
+    });
+    let st = gil.stats();
+    assert_eq!((st.io_waits, st.handoffs_to_sleeping), (1, 2), "{st:?}");
+    assert!(st.io_wait > Duration::ZERO && st.io_max_wait <= st.io_wait);
+    assert_balanced(st);
+}
+
 // ----- fair share -------------------------------------------------------------
 
 /// The promise of `allow_threads` itself: a thread coming back from it
