@@ -569,6 +569,46 @@ fn condition_with_a_plain_lock_and_wait_for() {
     assert!(!lock.locked());
 }
 
+/// More condition waiters than [`QUEUE_CELLS`](pysync::process::QUEUE_CELLS):
+/// the first take every cell, the rest find none and return as if notified
+/// (`process` docs: a spurious wake-up), so waiting on a predicate they
+/// wait again; one `notify_all` after the predicate turns true lets every
+/// one of them out — none lost, none hanging (they wait without a timeout:
+/// a waiter left behind hangs the test, which the watchdog fails).
+#[test]
+fn condition_with_more_waiters_than_queue_cells_loses_none() {
+    let _watchdog = common::watchdog();
+    let cells = pysync::process::QUEUE_CELLS;
+    let n = cells + 6;
+    let r = region();
+    let c = r.condition("c").unwrap();
+    let ready = r.event("ready").unwrap();
+    let out = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    let _g = c.lock();
+                    let ok = c.wait_for(|| ready.is_set());
+                    out.fetch_add(1, Ordering::SeqCst);
+                    ok
+                })
+            })
+            .collect();
+        common::wait_for("every cell taken", || c.waiters() == cells);
+        assert_eq!(out.load(Ordering::SeqCst), 0, "nobody out early");
+        let g = c.lock();
+        ready.set();
+        c.notify_all().unwrap();
+        drop(g);
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Ok(()));
+        }
+    });
+    assert_eq!(out.load(Ordering::SeqCst), n);
+    assert_eq!(c.waiters(), 0);
+}
+
 #[test]
 fn condition_notifications_are_not_swallowed_by_timeouts() {
     let _watchdog = common::watchdog();
