@@ -225,12 +225,15 @@ pub(crate) fn spin_before_sleep(done: impl FnMut() -> bool) -> bool {
 ///   hands every item to a running consumer instead of filling the queue and
 ///   sleeping); never a yield.
 /// * **throughput** (every other thread): [`LockSpin::step`]: busy spins of
-///   2, 4, 8, 16 and 32 pauses (62 pauses, ~2 µs on the 2-vCPU EPYC VM of
-///   the benchmarks; skipped with one CPU), checking the lock between them,
-///   then up to 7 `sched_yield`s. The sparse checks let a holder that
-///   re-takes the lock at once keep it for a run of acquisitions, instead of
-///   the lock changing CPU at every release; the yields let a holder
-///   preempted on this CPU run.
+///   2, 4 and 8 pauses (skipped with one CPU), checking the lock between
+///   them, then up to 7 `sched_yield`s: the steps of parking_lot's
+///   `SpinWait`. The sparse checks let a holder that re-takes the lock at
+///   once keep it for a run of acquisitions, instead of the lock changing
+///   CPU at every release; the yields let a holder preempted on this CPU
+///   run. Two more busy steps (16 and 32 pauses, ~2 µs in all) cost a
+///   tight loop at 4 threads on 2 CPUs ~25 % more per acquisition
+///   (`lock_ops`, two sittings of 15–20 interleaved runs: 41 → 34 ns and
+///   32 → 26 ns).
 ///
 /// When each may run (nobody parked, the fairness deadline, after a
 /// wake-up) is the lock's business: see `lock::raw`.
@@ -239,8 +242,8 @@ pub(crate) struct LockSpin;
 impl LockSpin {
     /// Whether the throughput spin spins at all (not under loom).
     pub(crate) const SPINS: bool = !cfg!(loom);
-    /// Busy steps (2, 4, 8, 16, 32 pauses) of the throughput spin.
-    pub(crate) const BUSY_STEPS: u32 = 5;
+    /// Busy steps (2, 4, 8 pauses) of the throughput spin.
+    pub(crate) const BUSY_STEPS: u32 = 3;
     /// Yields of the throughput spin, after its busy steps.
     #[cfg(not(loom))]
     const YIELD_STEPS: u32 = 7;

@@ -69,7 +69,7 @@
 //!   it takes the lock as soon as it is free, and one that saw it free and
 //!   lost the race for it parks;
 //! * any other thread spins for **throughput**, only while nobody is parked:
-//!   busy spins of 2, 4, 8, 16 and 32 pauses, checking the lock between them
+//!   busy spins of 2, 4 and 8 pauses, checking the lock between them
 //!   (skipped with one CPU), then up to 7 yields, before its first park;
 //!   after a wake-up only the busy spins. It stops spinning once its timeout
 //!   is due.
