@@ -194,6 +194,32 @@ const NEVER: u64 = u64::MAX;
 /// How long a queued waiter spins before it sleeps (ns).
 const SPIN_NS: u64 = 20_000;
 
+/// How long a waiter spins in the spinner slot (ns): [`SPIN_NS`]; in unit
+/// tests, for ever on a thread that asked to (`testing::spin_in_slot_forever`:
+/// a hostile trader that is spinning at every release).
+#[inline]
+fn slot_spin_ns() -> u64 {
+    #[cfg(test)]
+    if testing::SLOT_SPIN_FOREVER.with(Cell::get) {
+        return NEVER;
+    }
+    SPIN_NS
+}
+
+/// Hooks for the unit tests.
+#[cfg(test)]
+mod testing {
+    use core::cell::Cell;
+
+    std::thread_local!(pub(super) static SLOT_SPIN_FOREVER: Cell<bool> = const { Cell::new(false) });
+
+    /// From now on, once in the spinner slot, the calling thread spins there
+    /// until a hand-off takes it out, instead of for [`super::SPIN_NS`].
+    pub(super) fn spin_in_slot_forever() {
+        SLOT_SPIN_FOREVER.with(|f| f.set(true));
+    }
+}
+
 /// The floor's first value: virtual times start here, far enough above 0
 /// that "the floor minus the sleeper credit" never saturates (the credit
 /// is at most 0.1 s), and far enough below `u64::MAX` for
@@ -934,7 +960,7 @@ impl RawGil {
             // once, wherever loom schedules it.
             self.replan_in_slot(kind, &me, placed);
         } else {
-            let until = clock::now().saturating_add(SPIN_NS);
+            let until = clock::now().saturating_add(slot_spin_ns());
             while me.signal() == Signal::None {
                 let now = clock::now();
                 if now >= until {
@@ -1535,6 +1561,108 @@ mod tests {
             zero.plan(Kind::Returner, 0, Some(floor), floor, since, since)
                 .request
         );
+    }
+
+    /// The no-starvation bound with `Duration::MAX` (`G` = 40 ms, `C` =
+    /// 100 ms: those of a 1 s interval), against the most hostile traders:
+    /// two threads that hold the GIL for `H` = 20 ms at a time without
+    /// calling `check`, each releasing it (in `allow_threads`) only while
+    /// the other spins in the spinner slot, and spinning there, from its
+    /// return until it is handed the GIL (the `spin_in_slot_forever` hook:
+    /// the schedule where a trader always arrives just before the other's
+    /// release). A newcomer `W` queued behind them is served before either
+    /// trader has held the GIL more than `⌊(C + G)/H⌋ + 1` times: while `W`
+    /// waits, each other thread holds it for at most `C + G` plus one hold
+    /// (the `raw` module's bound, with `v = F_W`). Fails when the spinner
+    /// preference is not bounded by `G` (0.1.0's `G = I/25`, uncapped: a
+    /// spinner always preferred) or when a hand-off picks with an unbounded
+    /// window: `W` waits until the traders give up, 20 holds each. (The
+    /// capped credit `C` is `policy_places_and_thresholds`'s: here every
+    /// trader queues near the floor.)
+    #[test]
+    fn a_waiter_is_served_between_traders_spinning_at_every_release() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::Duration;
+        let _watchdog = crate::test_watchdog::watchdog();
+        const HOLD: Duration = Duration::from_millis(20);
+        const CAP: usize = 40;
+        let gil = crate::Gil::new();
+        gil.set_switch_interval(Duration::MAX);
+        let p = gil.raw.policy();
+        assert_eq!((p.granularity(), p.credit()), (40_000_000, 100_000_000));
+        let bound = ((p.credit() + p.granularity()) / HOLD.as_nanos() as u64) as usize + 1;
+        let queued = || {
+            let n = Cell::new(0);
+            park::unpark_filter(
+                gil.raw.key(),
+                |_| {
+                    n.set(n.get() + 1);
+                    FilterOp::Skip
+                },
+                |_| WOKEN,
+            );
+            n.get()
+        };
+        let in_slot = || gil.raw.spinner.load(Ordering::Relaxed) != 0;
+        let turns = [AtomicUsize::new(0), AtomicUsize::new(0)];
+        let total = || turns[0].load(Ordering::SeqCst) + turns[1].load(Ordering::SeqCst);
+        let served_after = AtomicUsize::new(usize::MAX);
+        let done = || served_after.load(Ordering::SeqCst) != usize::MAX || total() >= CAP;
+        let (b_out, a_holds) = (AtomicBool::new(false), AtomicBool::new(false));
+        // A trader's turns, from its first hold: hold `H`, then release
+        // only once the other trader spins in the slot, and come back.
+        let trade = |me: usize, mut guard: crate::GilGuard<'_>| {
+            while !done() {
+                turns[me].fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(HOLD);
+                while !in_slot() && !done() {
+                    std::thread::yield_now();
+                }
+                guard.allow_threads(|| ());
+            }
+            drop(guard);
+        };
+        std::thread::scope(|s| {
+            // B takes the free GIL, and lets it go until W is queued behind
+            // A; it comes back as a returner, into the slot.
+            s.spawn(|| {
+                testing::spin_in_slot_forever();
+                let mut guard = gil.acquire();
+                guard.allow_threads(|| {
+                    b_out.store(true, Ordering::SeqCst);
+                    while queued() == 0 {
+                        std::thread::yield_now();
+                    }
+                });
+                trade(1, guard);
+            });
+            while !b_out.load(Ordering::SeqCst) || gil.locked() {
+                std::thread::yield_now();
+            }
+            s.spawn(|| {
+                testing::spin_in_slot_forever();
+                let guard = gil.acquire();
+                a_holds.store(true, Ordering::SeqCst);
+                trade(0, guard);
+            });
+            while !a_holds.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            // W: a newcomer, queued (untimed) behind A.
+            let guard = gil.acquire();
+            served_after.store(total(), Ordering::SeqCst);
+            drop(guard);
+        });
+        let (a, b) = (
+            turns[0].load(Ordering::SeqCst),
+            turns[1].load(Ordering::SeqCst),
+        );
+        assert!(
+            served_after.load(Ordering::SeqCst) <= CAP && a <= bound && b <= bound,
+            "W was served after {a} holds of A and {b} of B (bound {bound} each, cap {CAP})"
+        );
+        // The schedule was hostile: W was passed over at least once.
+        assert!(a + b >= 2, "W was served after {a} + {b} holds");
     }
 
     /// (Both tests use a 5 s interval and 1 s offsets: the lines between
