@@ -1096,6 +1096,22 @@ impl RawSem {
         }
     }
 
+    /// Model only: process `cx` claims a waiter's cell, as a blocked
+    /// `acquire` does just before it sleeps, and leaves it there: the model
+    /// decides when the process dies (queued, or after a release granted its
+    /// cell). Panics if a permit is free (the caller would take it).
+    #[cfg(loom)]
+    pub fn queue_for_model(&self, cx: &ModelCx) {
+        self.lock_inner(cx);
+        assert_eq!(
+            self.take_or_queue(&Waiter::new(None)),
+            None,
+            "a permit is free"
+        );
+        assert!(self.queue.push(cx.me(), 0).is_some(), "queue full");
+        self.unlock_inner(cx);
+    }
+
     /// Model only: takes a guarded permit (blocking) and dies holding it.
     #[cfg(loom)]
     pub fn access_then_die(&self, cx: &ModelCx) {

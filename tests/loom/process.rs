@@ -181,6 +181,55 @@ fn semaphore_permit_of_a_dead_holder_comes_back() {
     });
 }
 
+/// A waiter killed while queued: the release may grant its cell before or
+/// after the death (the model decides), or a live waiter's. The permit
+/// reaches the blocked acquirer however they interleave: one left with a
+/// dead process's grant would hang the model.
+#[test]
+fn semaphore_permit_granted_to_a_dead_waiter_comes_back() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
+        let dying = ModelCx::new(&procs, 1);
+        sem.queue_for_model(&dying);
+        let death = thread::spawn(move || dying.die());
+        let releaser = {
+            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || sem.release(&cx, 1).unwrap())
+        };
+        let cx = ModelCx::new(&procs, 3);
+        assert!(sem.acquire(&cx, None, false));
+        death.join().unwrap();
+        releaser.join().unwrap();
+        sem.reclaim(&cx);
+        assert_eq!(sem.available(), 0);
+    });
+}
+
+/// The same with a timed acquirer, which may give up: once the dead
+/// waiter's cell is reclaimed, the one permit is the acquirer's or back in
+/// the semaphore, never lost.
+#[test]
+fn semaphore_timed_acquire_beside_a_dead_waiter_loses_no_permit() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
+        let dying = ModelCx::new(&procs, 1);
+        sem.queue_for_model(&dying);
+        let death = thread::spawn(move || dying.die());
+        let releaser = {
+            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || sem.release(&cx, 1).unwrap())
+        };
+        let cx = ModelCx::new(&procs, 3);
+        let got = sem.acquire(&cx, deadline(), false);
+        death.join().unwrap();
+        releaser.join().unwrap();
+        sem.reclaim(&cx);
+        assert_eq!(sem.available() + u32::from(got), 1, "got: {got}");
+    });
+}
+
 #[test]
 fn semaphore_release_races_a_timeout_without_losing_a_permit() {
     crate::support::model(|| {
