@@ -1532,6 +1532,28 @@ impl RawBarrier {
         cx.die();
     }
 
+    /// Under inner, by the last arrival of round `w` (process `me`) before
+    /// it runs the action: the round is `RELEASING`, with `me` recorded as
+    /// the releaser (if it dies, waiters' checks break the round).
+    fn begin_action(&self, me: u32, w: u32) {
+        self.releaser.store(me, Ordering::Relaxed);
+        // No wake-up: the waiters sleep on until the round ends.
+        self.word.store(w & !PHASE | RELEASING, Ordering::Relaxed);
+    }
+
+    /// Model only: the last party to arrive (the caller arranged that the
+    /// others have), which dies inside the action.
+    #[cfg(loom)]
+    pub fn act_then_die(&self, cx: &ModelCx) {
+        self.lock(cx);
+        let w = self.word.load(Ordering::Relaxed);
+        let index = self.count.load(Ordering::Relaxed);
+        assert!(w & PHASE == FILLING && index.saturating_add(1) == self.parties());
+        self.begin_action(cx.me(), w);
+        self.unlock(cx);
+        cx.die();
+    }
+
     /// The last arrival (under inner): runs the action, then releases.
     fn release_round<C: Cx>(
         &self,
@@ -1543,9 +1565,7 @@ impl RawBarrier {
         let panicked = match action {
             None => None,
             Some(action) => {
-                self.releaser.store(cx.me(), Ordering::Relaxed);
-                // No wake-up: the waiters sleep on until the round ends.
-                self.word.store(w & !PHASE | RELEASING, Ordering::Relaxed);
+                self.begin_action(cx.me(), w);
                 self.unlock(cx);
                 // AssertUnwindSafe: after a panic the round is broken and
                 // the panic resumed; no state of ours is half-updated.
@@ -1623,12 +1643,16 @@ impl RawBarrier {
         }
     }
 
-    /// Breaks round `seen` if a process with a party in it (or running its
-    /// action) has died.
+    /// Breaks the round of `seen` (the word the waiter last saw) if a
+    /// process with a party in it (or running its action) has died. The
+    /// phase may have moved on within the round since (filling → the action
+    /// runs: the round is full, its last arrival runs the action without
+    /// waking anyone): then the action's runner is checked now, not a slice
+    /// later (the loom model of a death inside the action found that).
     fn check_dead<C: Cx>(&self, cx: &C, seen: u32) {
         self.lock(cx);
         let w = self.word.load(Ordering::Relaxed);
-        if w == seen {
+        if w / ROUND == seen / ROUND {
             let dead = |t: u32| t != 0 && t != cx.me() && !cx.alive(t);
             let broken = match w & PHASE {
                 FILLING => self.arrived.iter().any(|e| {

@@ -371,6 +371,35 @@ fn barrier_party_dying_inside_wait_breaks_the_round() {
     });
 }
 
+/// The process running the action (the last arrival) dies inside it: the
+/// party waiting without a timeout for the round's outcome must not wait
+/// forever; the round breaks.
+#[test]
+fn barrier_process_dying_inside_the_action_breaks_the_round() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let b = Arc::new(RawBarrier::new(2, u64::MAX));
+        let other = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || b.wait(&cx, None, None))
+        };
+        while b.n_waiting() == 0 {
+            thread::yield_now();
+        }
+        let dying = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || b.act_then_die(&cx))
+        };
+        dying.join().unwrap();
+        let r = other.join().unwrap();
+        assert!(r.is_err(), "the round broke");
+        assert!(b.broken());
+        let cx = ModelCx::new(&procs, 3);
+        b.reset(&cx);
+        assert!(!b.broken());
+    });
+}
+
 #[test]
 fn event_waiter_woken_by_set_returns_true_even_if_cleared_at_once() {
     use pysync::process::raw::RawEvent;
