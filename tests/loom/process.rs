@@ -4,6 +4,14 @@
 //! The futex seam is modelled as address-keyed queues; a death tells every
 //! blocked waiter to re-check liveness, which is what a slice's end does
 //! for real. A lost wake-up or a death nobody notices is a loom deadlock.
+//!
+//! Each death delivers exactly **one** check to each waiter (a waiter that
+//! starts to wait after the death gets it at its first wait), so a model in
+//! which a waiter must notice a death also bounds the detection: the first
+//! check after the death suffices, which is the documented "at most one
+//! slice after the death". A check wasted on a stale snapshot would be
+//! caught up a slice later for real, and deadlocks here (that is how
+//! `barrier_process_dying_inside_the_action_breaks_the_round` found one).
 
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
