@@ -219,7 +219,7 @@ forward_condition_lock!(&L, Arc<L>);
 /// ```
 pub struct Condition<L: ConditionLock = RLock> {
     /// The state machine, with the bound lock (`raw.lock`).
-    raw: RawCondition<L>,
+    pub(crate) raw: RawCondition<L>,
 }
 
 impl Condition<RLock> {

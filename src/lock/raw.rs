@@ -232,8 +232,15 @@ impl RawLock {
                 state = s;
                 continue;
             }
-            let fair = *fairness.get_or_insert_with(park::fair::Deadline::start);
-            match self.park_waiter(deadline, fair.token()) {
+            let fair_token = match fairness {
+                Some(fair) => fair.token(),
+                None => {
+                    let fair = park::fair::Deadline::start();
+                    fairness = Some(fair);
+                    fair.fresh_token()
+                }
+            };
+            match self.park_waiter(deadline, fair_token) {
                 // The releaser handed us the lock: it stayed locked for us.
                 ParkResult::Unparked(token::HANDOFF) => return true,
                 ParkResult::TimedOut => return false,
@@ -511,6 +518,51 @@ mod tests {
         tx.send(()).unwrap();
         waiter.join().unwrap();
         assert_eq!(lock.raw().state.load(Ordering::Relaxed), 0, "no stale bits");
+    }
+
+    /// The other side of the fairness promise: a waiter not yet owed the
+    /// lock (its millisecond not over; here it never will be) is woken by a
+    /// plain release, not handed the lock: no fairness hand-off, so a
+    /// running thread may take the lock first (throughput). Also for a
+    /// condition waiter moved onto the lock by `notify`, whose deadline
+    /// starts when it waits. Fails when a fresh waiter parks as if overdue.
+    #[test]
+    fn a_plain_release_hands_nothing_to_a_waiter_not_yet_owed_the_lock() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let lock = Arc::new(Lock::new());
+        lock.acquire();
+        park::fair::testing::forget_hand_offs(lock.raw().key());
+        let l2 = Arc::clone(&lock);
+        let waiter = thread::spawn(move || {
+            park::fair::testing::far_deadlines_on_this_thread();
+            l2.acquire();
+            l2.release().unwrap();
+        });
+        until_queued(&lock, 1);
+        let before = park::fair::testing::hand_offs_on_this_thread();
+        lock.release().unwrap();
+        assert_eq!(park::fair::testing::hand_offs_on_this_thread(), before);
+        waiter.join().unwrap();
+
+        let cond = Arc::new(crate::Condition::with_lock(Lock::new()));
+        let key = cond.lock_ref().raw().key();
+        park::fair::testing::forget_hand_offs(key);
+        let c2 = Arc::clone(&cond);
+        let waiter = thread::spawn(move || {
+            park::fair::testing::far_deadlines_on_this_thread();
+            c2.acquire();
+            c2.wait().unwrap();
+            c2.release().unwrap();
+        });
+        while cond.raw.waiters() == 0 {
+            thread::yield_now();
+        }
+        cond.acquire();
+        cond.notify_one().unwrap();
+        let before = park::fair::testing::hand_offs_on_this_thread();
+        cond.release().unwrap();
+        assert_eq!(park::fair::testing::hand_offs_on_this_thread(), before);
+        waiter.join().unwrap();
     }
 
     #[test]
