@@ -140,6 +140,46 @@ fn holder_dies_while_a_timed_waiter_and_a_blocked_one_wait() {
     });
 }
 
+/// Two waiters sleep on the word while process 1 holds the lock; its
+/// release wakes one, which takes the lock (the word changes under the
+/// other sleeper without a wake-up) and dies holding it. The other must
+/// recover the lock at its first check after the death: a check against
+/// the word it last slept on (naming the live process 1) does nothing, and
+/// for real would be caught up only a slice later (here: a deadlock).
+#[test]
+fn lock_waiter_asleep_on_an_older_owner_recovers_from_the_next_one() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let first = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let cx1 = ModelCx::new(&procs, 1);
+        assert!(lock.acquire(&cx1, None).ok());
+        let waiters: Vec<_> = [2, 3]
+            .into_iter()
+            .map(|slot| {
+                let (lock, first) = (lock.clone(), first.clone());
+                let cx = ModelCx::new(&procs, slot);
+                thread::spawn(move || {
+                    let got = lock.acquire(&cx, None);
+                    assert!(got.ok());
+                    if !first.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        // The first to get it dies holding it.
+                        cx.die();
+                        return None;
+                    }
+                    lock.release(cx.me()).unwrap();
+                    Some(got)
+                })
+            })
+            .collect();
+        lock.release(cx1.me()).unwrap();
+        let gots: Vec<_> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+        // The second recovered the first's lock, and released it.
+        assert!(gots.contains(&Some(Got::Recovered)), "{gots:?}");
+        assert!(!lock.locked());
+    });
+}
+
 #[test]
 fn release_races_a_timed_waiter_without_losing_the_wakeup() {
     crate::support::model(|| {
