@@ -771,13 +771,21 @@ impl RawQueue {
     }
 
     /// Queue full: sleeps until a cell frees (or a slice, or the deadline).
-    fn wait_space(&self, waiter: &mut Waiter) {
+    /// At a slice's end it runs `check` (the primitive's `reclaim`), as a
+    /// queued waiter does: the cells may all be dead waiters', which only a
+    /// check frees (a waiter that ignored its checks waited for space for
+    /// ever behind a killed pool; the loom models
+    /// `semaphore_acquirer_waiting_for_space_behind_dead_waiters_gets_the_permit`
+    /// and `condition_waiter_without_a_cell_frees_dead_waiters_cells`).
+    fn wait_space(&self, waiter: &mut Waiter, check: impl FnOnce()) {
         // Relaxed: the futex re-checks the word.
         let s = self.space.fetch_or(1, Ordering::Relaxed) | 1;
         if self.len.load(Ordering::Relaxed) < QCAP as u32 {
             return;
         }
-        let _ = waiter.wait(&self.space, s);
+        if waiter.wait(&self.space, s) == Woke::Check {
+            check();
+        }
     }
 }
 
@@ -913,7 +921,7 @@ impl RawSem {
             }
             let Some(i) = self.queue.push(me, 0) else {
                 self.unlock_inner(cx);
-                self.queue.wait_space(&mut waiter);
+                self.queue.wait_space(&mut waiter, || self.reclaim(cx));
                 if waiter.expired() {
                     return self.try_take(cx) || self.last_look(cx);
                 }
@@ -1248,7 +1256,7 @@ impl RawCond {
             None => {
                 // More than QCAP waiters: wait for a free cell and return
                 // (a spurious wake-up, documented).
-                self.queue.wait_space(&mut waiter);
+                self.queue.wait_space(&mut waiter, || self.reclaim(cx));
                 lock.acquire_restore(saved);
                 !waiter.expired()
             }

@@ -278,6 +278,35 @@ fn semaphore_timed_acquire_beside_a_dead_waiter_loses_no_permit() {
     });
 }
 
+/// The queue is full of a killed process's cells (a pool killed while
+/// they all waited); a release grants its permit to the oldest of them,
+/// before or after the death. An acquirer that finds no free cell waits
+/// for space: its checks must reclaim the dead cells (nobody else is left
+/// to), so it gets the permit. One that ignored its checks would wait for
+/// space for ever (here: a deadlock).
+#[test]
+fn semaphore_acquirer_waiting_for_space_behind_dead_waiters_gets_the_permit() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
+        let dying = ModelCx::new(&procs, 1);
+        for _ in 0..pysync::process::raw::QCAP {
+            sem.queue_for_model(&dying);
+        }
+        let death = thread::spawn(move || dying.die());
+        let releaser = {
+            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || sem.release(&cx, 1).unwrap())
+        };
+        let cx = ModelCx::new(&procs, 3);
+        assert!(sem.acquire(&cx, None, false));
+        death.join().unwrap();
+        releaser.join().unwrap();
+        sem.reclaim(&cx);
+        assert_eq!(sem.available(), 0);
+    });
+}
+
 #[test]
 fn semaphore_release_races_a_timeout_without_losing_a_permit() {
     crate::support::model(|| {
@@ -357,6 +386,47 @@ fn condition_waiter_dying_around_notify_does_not_swallow_it() {
         cond.notify(&cx, 1);
         lock.release(cx.me()).unwrap();
         assert!(b.join().unwrap(), "B got the notification");
+    });
+}
+
+/// Every cell is a killed process's (its waiters died queued); a live
+/// waiter finds no cell and waits for space, then returns as if notified
+/// (documented). Its check must free the dead cells, as a queued waiter's
+/// does: nobody else is left to, and otherwise every later waiter would
+/// find the queue full for ever (and a notify would go to a dead cell).
+#[test]
+fn condition_waiter_without_a_cell_frees_dead_waiters_cells() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let cx_a = ModelCx::new(&procs, 1);
+        for _ in 0..pysync::process::raw::QCAP {
+            assert!(lock.acquire(&cx_a, None).ok());
+            let user = UserLock {
+                lock: &lock,
+                cx: &cx_a,
+            };
+            cond.enqueue_then_die(&cx_a, &user);
+        }
+        let notifier = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 3));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                cond.notify(&cx, 1);
+                lock.release(cx.me()).unwrap();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        assert!(lock.acquire(&cx, None).ok());
+        let user = UserLock {
+            lock: &lock,
+            cx: &cx,
+        };
+        assert!(cond.wait(&cx, &user, None).unwrap(), "a spurious wake-up");
+        lock.release(cx.me()).unwrap();
+        notifier.join().unwrap();
+        assert_eq!(cond.waiters(), 0, "the dead cells were freed");
     });
 }
 
