@@ -430,6 +430,95 @@ fn condition_waiter_without_a_cell_frees_dead_waiters_cells() {
     });
 }
 
+/// A notified waiter's process dies before it holds the lock again (the
+/// model decides where: before or after the notify, the notifier holding
+/// the lock or not) while a second waiter sleeps on its cell: the second
+/// must get the notification, passed on at its first check after the death.
+#[test]
+fn condition_notified_waiter_dying_before_relocking_passes_it_on() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let a = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                let user = UserLock {
+                    lock: &lock,
+                    cx: &cx,
+                };
+                cond.enqueue_then_die(&cx, &user);
+            })
+        };
+        let (tx, rx) = loom::sync::mpsc::channel();
+        let b = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || {
+                // Queue behind A.
+                while cond.waiters() == 0 {
+                    thread::yield_now();
+                }
+                assert!(lock.acquire(&cx, None).ok());
+                tx.send(()).unwrap();
+                let user = UserLock {
+                    lock: &lock,
+                    cx: &cx,
+                };
+                let notified = cond.wait(&cx, &user, None).unwrap();
+                lock.release(cx.me()).unwrap();
+                notified
+            })
+        };
+        let cx = ModelCx::new(&procs, 3);
+        rx.recv().unwrap();
+        assert!(lock.acquire(&cx, None).ok());
+        // A's cell (first) goes first, unless B already freed it (A dead).
+        cond.notify(&cx, 1);
+        lock.release(cx.me()).unwrap();
+        a.join().unwrap();
+        assert!(b.join().unwrap(), "B got the notification");
+        assert_eq!(cond.waiters(), 0);
+        assert!(!lock.locked());
+    });
+}
+
+/// The notifier's process dies right after `notify`, holding the lock: the
+/// notified waiter, blocked re-taking it, recovers it (`owner_died`) and
+/// returns notified.
+#[test]
+fn condition_notifier_dying_holding_the_lock_leaves_it_to_the_notified() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let (tx, rx) = loom::sync::mpsc::channel();
+        let notifier = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                rx.recv().unwrap();
+                // Once we hold the lock, the waiter is queued.
+                assert!(lock.acquire(&cx, None).ok());
+                cond.notify(&cx, 1);
+                cx.die();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        assert!(lock.acquire(&cx, None).ok());
+        tx.send(()).unwrap();
+        let user = UserLock {
+            lock: &lock,
+            cx: &cx,
+        };
+        assert!(cond.wait(&cx, &user, None).unwrap(), "notified");
+        assert_eq!(lock.holder(), cx.me());
+        assert!(lock.owner_died());
+        lock.release(cx.me()).unwrap();
+        notifier.join().unwrap();
+        assert_eq!(cond.waiters(), 0);
+    });
+}
+
 #[test]
 fn condition_notify_races_a_timeout() {
     crate::support::model(|| {
