@@ -657,6 +657,76 @@ fn rlock_owner_dies_at_depth_two_next_owner_starts_at_one() {
     });
 }
 
+/// The action's runner dies while a party of the *next* round waits for
+/// the action to end (its process's other party, asleep in the round,
+/// never counts its own process as dead): the next round's arrival must
+/// break the round at its first check, or nobody would.
+#[test]
+fn barrier_arrival_waiting_for_a_dying_action_breaks_the_round() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let b = Arc::new(RawBarrier::new(2, u64::MAX));
+        let cx1 = ModelCx::new(&procs, 1);
+        let sibling = {
+            let (b, cx) = (b.clone(), cx1.clone());
+            thread::spawn(move || b.wait(&cx, None, None))
+        };
+        while b.n_waiting() == 0 {
+            thread::yield_now();
+        }
+        b.act_then_die(&cx1);
+        let next = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || b.wait(&cx, None, None))
+        };
+        assert!(next.join().unwrap().is_err(), "the round broke");
+        assert!(sibling.join().unwrap().is_err());
+        assert!(b.broken());
+        let cx = ModelCx::new(&procs, 3);
+        b.reset(&cx);
+        assert!(!b.broken());
+    });
+}
+
+/// An RLock's owner dies at depth one while a timed waiter (which may give
+/// up anywhere) and an untimed one wait: the lock, at depth one, ends with
+/// whoever recovers it, and is free at the end.
+#[test]
+fn rlock_owner_dying_beside_a_timed_waiter_is_recovered_at_depth_one() {
+    use pysync::process::raw::RawRLock;
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let rl = Arc::new(RawRLock::new());
+        let cx1 = ModelCx::new(&procs, 1);
+        assert!(rl.acquire(&cx1, None, false).ok());
+        let timed = {
+            let (rl, cx) = (rl.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || {
+                let got = rl.acquire(&cx, deadline(), false);
+                if got.ok() {
+                    assert_eq!(rl.recursion_count(cx.me()), 1);
+                    rl.release(cx.me()).unwrap();
+                }
+                got
+            })
+        };
+        let death = thread::spawn(move || cx1.die());
+        let cx = ModelCx::new(&procs, 3);
+        let got = rl.acquire(&cx, None, false);
+        assert!(got.ok());
+        assert_eq!(rl.recursion_count(cx.me()), 1);
+        rl.release(cx.me()).unwrap();
+        let theirs = timed.join().unwrap();
+        death.join().unwrap();
+        // Exactly one of us took it over from the dead owner.
+        assert!(
+            (got == Got::Recovered) != (theirs == Got::Recovered),
+            "{got:?} {theirs:?}"
+        );
+        assert!(!rl.raw().locked());
+    });
+}
+
 #[test]
 fn barrier_timeout_never_breaks_a_completed_round() {
     crate::support::model(|| {
