@@ -307,6 +307,29 @@ fn semaphore_acquirer_waiting_for_space_behind_dead_waiters_gets_the_permit() {
     });
 }
 
+/// The same with no release: the one permit is held through a guard by
+/// the process whose waiters fill the queue, and it dies. The acquirer
+/// waiting for space gets the dead holder's permit back at its check.
+#[test]
+fn semaphore_acquirer_waiting_for_space_gets_a_dead_holders_permit() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(1, pysync::process::raw::MAX_PERMITS));
+        let dying = ModelCx::new(&procs, 1);
+        assert!(sem.acquire(&dying, None, true));
+        for _ in 0..pysync::process::raw::QCAP {
+            sem.queue_for_model(&dying);
+        }
+        let death = thread::spawn(move || dying.die());
+        let cx = ModelCx::new(&procs, 2);
+        assert!(sem.acquire(&cx, None, true));
+        assert_eq!(sem.held_by(cx.me()), 1);
+        death.join().unwrap();
+        assert_eq!(sem.available(), 0);
+        assert_eq!(sem.held_by(1), 0);
+    });
+}
+
 #[test]
 fn semaphore_release_races_a_timeout_without_losing_a_permit() {
     crate::support::model(|| {
