@@ -183,7 +183,7 @@ impl RawLock {
             // here (`try_acquire`, and a zero timeout, which the blocking
             // layer turns into one): it stays one CAS.
             if !slept && waiter.expired() {
-                return self.recover(cx, w).unwrap_or(Got::No);
+                return self.recover(cx).unwrap_or(Got::No);
             }
             if w & WAITERS == 0 {
                 // Relaxed: the futex wait re-reads the word in the kernel.
@@ -201,11 +201,11 @@ impl RawLock {
             match waiter.wait(&self.word, w) {
                 Woke::Woken => {}
                 Woke::Check => {
-                    if let Some(got) = self.recover(cx, w) {
+                    if let Some(got) = self.recover(cx) {
                         return got;
                     }
                 }
-                Woke::Deadline => return self.give_up(cx, w),
+                Woke::Deadline => return self.give_up(cx),
             }
             slept = true;
             w = self.word.load(Ordering::Relaxed);
@@ -216,8 +216,8 @@ impl RawLock {
     /// its owner died; otherwise make sure `WAITERS` is set, since a wake-up
     /// we consumed must not leave sleepers behind a holder that won't wake
     /// anyone.
-    fn give_up<C: Cx>(&self, cx: &C, seen: u32) -> Got {
-        if let Some(got) = self.recover(cx, seen) {
+    fn give_up<C: Cx>(&self, cx: &C) -> Got {
+        if let Some(got) = self.recover(cx) {
             return got;
         }
         let me = cx.me();
@@ -241,10 +241,19 @@ impl RawLock {
         }
     }
 
-    /// If `seen` (the word as last read) names a dead owner, takes the lock
-    /// over from it: `Some(Recovered)`. `None` if the owner lives or the
-    /// word changed.
-    fn recover<C: Cx>(&self, cx: &C, seen: u32) -> Option<Got> {
+    /// If the word names a dead owner, takes the lock over from it:
+    /// `Some(Recovered)`. `None` if the owner lives or the word changed.
+    ///
+    /// It reads the word afresh, never the one the waiter slept on: the
+    /// owner may have changed since without waking this waiter (a release
+    /// wakes one sleeper; the one it woke may take the lock and die with
+    /// it), and a check against the older owner would do nothing, leaving
+    /// the death to the next check a slice later (the loom model
+    /// `lock_waiter_asleep_on_an_older_owner_recovers_from_the_next_one`
+    /// found that).
+    fn recover<C: Cx>(&self, cx: &C) -> Option<Got> {
+        // Relaxed: the CAS below orders.
+        let seen = self.word.load(Ordering::Relaxed);
         let owner = seen & TOKEN_MASK;
         if owner == 0 || owner == cx.me() || cx.alive(owner) {
             return None;
@@ -762,13 +771,21 @@ impl RawQueue {
     }
 
     /// Queue full: sleeps until a cell frees (or a slice, or the deadline).
-    fn wait_space(&self, waiter: &mut Waiter) {
+    /// At a slice's end it runs `check` (the primitive's `reclaim`), as a
+    /// queued waiter does: the cells may all be dead waiters', which only a
+    /// check frees (a waiter that ignored its checks waited for space for
+    /// ever behind a killed pool; the loom models
+    /// `semaphore_acquirer_waiting_for_space_behind_dead_waiters_gets_the_permit`
+    /// and `condition_waiter_without_a_cell_frees_dead_waiters_cells`).
+    fn wait_space(&self, waiter: &mut Waiter, check: impl FnOnce()) {
         // Relaxed: the futex re-checks the word.
         let s = self.space.fetch_or(1, Ordering::Relaxed) | 1;
         if self.len.load(Ordering::Relaxed) < QCAP as u32 {
             return;
         }
-        let _ = waiter.wait(&self.space, s);
+        if waiter.wait(&self.space, s) == Woke::Check {
+            check();
+        }
     }
 }
 
@@ -904,7 +921,7 @@ impl RawSem {
             }
             let Some(i) = self.queue.push(me, 0) else {
                 self.unlock_inner(cx);
-                self.queue.wait_space(&mut waiter);
+                self.queue.wait_space(&mut waiter, || self.reclaim(cx));
                 if waiter.expired() {
                     return self.try_take(cx) || self.last_look(cx);
                 }
@@ -1239,7 +1256,7 @@ impl RawCond {
             None => {
                 // More than QCAP waiters: wait for a free cell and return
                 // (a spurious wake-up, documented).
-                self.queue.wait_space(&mut waiter);
+                self.queue.wait_space(&mut waiter, || self.reclaim(cx));
                 lock.acquire_restore(saved);
                 !waiter.expired()
             }

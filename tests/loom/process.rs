@@ -140,6 +140,46 @@ fn holder_dies_while_a_timed_waiter_and_a_blocked_one_wait() {
     });
 }
 
+/// Two waiters sleep on the word while process 1 holds the lock; its
+/// release wakes one, which takes the lock (the word changes under the
+/// other sleeper without a wake-up) and dies holding it. The other must
+/// recover the lock at its first check after the death: a check against
+/// the word it last slept on (naming the live process 1) does nothing, and
+/// for real would be caught up only a slice later (here: a deadlock).
+#[test]
+fn lock_waiter_asleep_on_an_older_owner_recovers_from_the_next_one() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let first = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let cx1 = ModelCx::new(&procs, 1);
+        assert!(lock.acquire(&cx1, None).ok());
+        let waiters: Vec<_> = [2, 3]
+            .into_iter()
+            .map(|slot| {
+                let (lock, first) = (lock.clone(), first.clone());
+                let cx = ModelCx::new(&procs, slot);
+                thread::spawn(move || {
+                    let got = lock.acquire(&cx, None);
+                    assert!(got.ok());
+                    if !first.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        // The first to get it dies holding it.
+                        cx.die();
+                        return None;
+                    }
+                    lock.release(cx.me()).unwrap();
+                    Some(got)
+                })
+            })
+            .collect();
+        lock.release(cx1.me()).unwrap();
+        let gots: Vec<_> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+        // The second recovered the first's lock, and released it.
+        assert!(gots.contains(&Some(Got::Recovered)), "{gots:?}");
+        assert!(!lock.locked());
+    });
+}
+
 #[test]
 fn release_races_a_timed_waiter_without_losing_the_wakeup() {
     crate::support::model(|| {
@@ -238,6 +278,58 @@ fn semaphore_timed_acquire_beside_a_dead_waiter_loses_no_permit() {
     });
 }
 
+/// The queue is full of a killed process's cells (a pool killed while
+/// they all waited); a release grants its permit to the oldest of them,
+/// before or after the death. An acquirer that finds no free cell waits
+/// for space: its checks must reclaim the dead cells (nobody else is left
+/// to), so it gets the permit. One that ignored its checks would wait for
+/// space for ever (here: a deadlock).
+#[test]
+fn semaphore_acquirer_waiting_for_space_behind_dead_waiters_gets_the_permit() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
+        let dying = ModelCx::new(&procs, 1);
+        for _ in 0..pysync::process::raw::QCAP {
+            sem.queue_for_model(&dying);
+        }
+        let death = thread::spawn(move || dying.die());
+        let releaser = {
+            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || sem.release(&cx, 1).unwrap())
+        };
+        let cx = ModelCx::new(&procs, 3);
+        assert!(sem.acquire(&cx, None, false));
+        death.join().unwrap();
+        releaser.join().unwrap();
+        sem.reclaim(&cx);
+        assert_eq!(sem.available(), 0);
+    });
+}
+
+/// The same with no release: the one permit is held through a guard by
+/// the process whose waiters fill the queue, and it dies. The acquirer
+/// waiting for space gets the dead holder's permit back at its check.
+#[test]
+fn semaphore_acquirer_waiting_for_space_gets_a_dead_holders_permit() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let sem = Arc::new(RawSem::new(1, pysync::process::raw::MAX_PERMITS));
+        let dying = ModelCx::new(&procs, 1);
+        assert!(sem.acquire(&dying, None, true));
+        for _ in 0..pysync::process::raw::QCAP {
+            sem.queue_for_model(&dying);
+        }
+        let death = thread::spawn(move || dying.die());
+        let cx = ModelCx::new(&procs, 2);
+        assert!(sem.acquire(&cx, None, true));
+        assert_eq!(sem.held_by(cx.me()), 1);
+        death.join().unwrap();
+        assert_eq!(sem.available(), 0);
+        assert_eq!(sem.held_by(1), 0);
+    });
+}
+
 #[test]
 fn semaphore_release_races_a_timeout_without_losing_a_permit() {
     crate::support::model(|| {
@@ -317,6 +409,136 @@ fn condition_waiter_dying_around_notify_does_not_swallow_it() {
         cond.notify(&cx, 1);
         lock.release(cx.me()).unwrap();
         assert!(b.join().unwrap(), "B got the notification");
+    });
+}
+
+/// Every cell is a killed process's (its waiters died queued); a live
+/// waiter finds no cell and waits for space, then returns as if notified
+/// (documented). Its check must free the dead cells, as a queued waiter's
+/// does: nobody else is left to, and otherwise every later waiter would
+/// find the queue full for ever (and a notify would go to a dead cell).
+#[test]
+fn condition_waiter_without_a_cell_frees_dead_waiters_cells() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let cx_a = ModelCx::new(&procs, 1);
+        for _ in 0..pysync::process::raw::QCAP {
+            assert!(lock.acquire(&cx_a, None).ok());
+            let user = UserLock {
+                lock: &lock,
+                cx: &cx_a,
+            };
+            cond.enqueue_then_die(&cx_a, &user);
+        }
+        let notifier = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 3));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                cond.notify(&cx, 1);
+                lock.release(cx.me()).unwrap();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        assert!(lock.acquire(&cx, None).ok());
+        let user = UserLock {
+            lock: &lock,
+            cx: &cx,
+        };
+        assert!(cond.wait(&cx, &user, None).unwrap(), "a spurious wake-up");
+        lock.release(cx.me()).unwrap();
+        notifier.join().unwrap();
+        assert_eq!(cond.waiters(), 0, "the dead cells were freed");
+    });
+}
+
+/// A notified waiter's process dies before it holds the lock again (the
+/// model decides where: before or after the notify, the notifier holding
+/// the lock or not) while a second waiter sleeps on its cell: the second
+/// must get the notification, passed on at its first check after the death.
+#[test]
+fn condition_notified_waiter_dying_before_relocking_passes_it_on() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let a = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                assert!(lock.acquire(&cx, None).ok());
+                let user = UserLock {
+                    lock: &lock,
+                    cx: &cx,
+                };
+                cond.enqueue_then_die(&cx, &user);
+            })
+        };
+        let (tx, rx) = loom::sync::mpsc::channel();
+        let b = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || {
+                // Queue behind A.
+                while cond.waiters() == 0 {
+                    thread::yield_now();
+                }
+                assert!(lock.acquire(&cx, None).ok());
+                tx.send(()).unwrap();
+                let user = UserLock {
+                    lock: &lock,
+                    cx: &cx,
+                };
+                let notified = cond.wait(&cx, &user, None).unwrap();
+                lock.release(cx.me()).unwrap();
+                notified
+            })
+        };
+        let cx = ModelCx::new(&procs, 3);
+        rx.recv().unwrap();
+        assert!(lock.acquire(&cx, None).ok());
+        // A's cell (first) goes first, unless B already freed it (A dead).
+        cond.notify(&cx, 1);
+        lock.release(cx.me()).unwrap();
+        a.join().unwrap();
+        assert!(b.join().unwrap(), "B got the notification");
+        assert_eq!(cond.waiters(), 0);
+        assert!(!lock.locked());
+    });
+}
+
+/// The notifier's process dies right after `notify`, holding the lock: the
+/// notified waiter, blocked re-taking it, recovers it (`owner_died`) and
+/// returns notified.
+#[test]
+fn condition_notifier_dying_holding_the_lock_leaves_it_to_the_notified() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let lock = Arc::new(RawLock::new());
+        let cond = Arc::new(RawCond::new());
+        let (tx, rx) = loom::sync::mpsc::channel();
+        let notifier = {
+            let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 1));
+            thread::spawn(move || {
+                rx.recv().unwrap();
+                // Once we hold the lock, the waiter is queued.
+                assert!(lock.acquire(&cx, None).ok());
+                cond.notify(&cx, 1);
+                cx.die();
+            })
+        };
+        let cx = ModelCx::new(&procs, 2);
+        assert!(lock.acquire(&cx, None).ok());
+        tx.send(()).unwrap();
+        let user = UserLock {
+            lock: &lock,
+            cx: &cx,
+        };
+        assert!(cond.wait(&cx, &user, None).unwrap(), "notified");
+        assert_eq!(lock.holder(), cx.me());
+        assert!(lock.owner_died());
+        lock.release(cx.me()).unwrap();
+        notifier.join().unwrap();
+        assert_eq!(cond.waiters(), 0);
     });
 }
 
@@ -454,6 +676,76 @@ fn rlock_owner_dies_at_depth_two_next_owner_starts_at_one() {
             assert_eq!(rl.recursion_count(cx.me()), 1);
             rl.release(cx.me()).unwrap();
         }
+        assert!(!rl.raw().locked());
+    });
+}
+
+/// The action's runner dies while a party of the *next* round waits for
+/// the action to end (its process's other party, asleep in the round,
+/// never counts its own process as dead): the next round's arrival must
+/// break the round at its first check, or nobody would.
+#[test]
+fn barrier_arrival_waiting_for_a_dying_action_breaks_the_round() {
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let b = Arc::new(RawBarrier::new(2, u64::MAX));
+        let cx1 = ModelCx::new(&procs, 1);
+        let sibling = {
+            let (b, cx) = (b.clone(), cx1.clone());
+            thread::spawn(move || b.wait(&cx, None, None))
+        };
+        while b.n_waiting() == 0 {
+            thread::yield_now();
+        }
+        b.act_then_die(&cx1);
+        let next = {
+            let (b, cx) = (b.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || b.wait(&cx, None, None))
+        };
+        assert!(next.join().unwrap().is_err(), "the round broke");
+        assert!(sibling.join().unwrap().is_err());
+        assert!(b.broken());
+        let cx = ModelCx::new(&procs, 3);
+        b.reset(&cx);
+        assert!(!b.broken());
+    });
+}
+
+/// An RLock's owner dies at depth one while a timed waiter (which may give
+/// up anywhere) and an untimed one wait: the lock, at depth one, ends with
+/// whoever recovers it, and is free at the end.
+#[test]
+fn rlock_owner_dying_beside_a_timed_waiter_is_recovered_at_depth_one() {
+    use pysync::process::raw::RawRLock;
+    crate::support::model(|| {
+        let procs = Procs::new();
+        let rl = Arc::new(RawRLock::new());
+        let cx1 = ModelCx::new(&procs, 1);
+        assert!(rl.acquire(&cx1, None, false).ok());
+        let timed = {
+            let (rl, cx) = (rl.clone(), ModelCx::new(&procs, 2));
+            thread::spawn(move || {
+                let got = rl.acquire(&cx, deadline(), false);
+                if got.ok() {
+                    assert_eq!(rl.recursion_count(cx.me()), 1);
+                    rl.release(cx.me()).unwrap();
+                }
+                got
+            })
+        };
+        let death = thread::spawn(move || cx1.die());
+        let cx = ModelCx::new(&procs, 3);
+        let got = rl.acquire(&cx, None, false);
+        assert!(got.ok());
+        assert_eq!(rl.recursion_count(cx.me()), 1);
+        rl.release(cx.me()).unwrap();
+        let theirs = timed.join().unwrap();
+        death.join().unwrap();
+        // Exactly one of us took it over from the dead owner.
+        assert!(
+            (got == Got::Recovered) != (theirs == Got::Recovered),
+            "{got:?} {theirs:?}"
+        );
         assert!(!rl.raw().locked());
     });
 }
