@@ -229,81 +229,62 @@ fn semaphore_permit_of_a_dead_holder_comes_back() {
     });
 }
 
-/// A waiter killed while queued: the release may grant its cell before or
-/// after the death (the model decides), or a live waiter's. The permit
-/// reaches the blocked acquirer however they interleave: one left with a
-/// dead process's grant would hang the model.
-#[test]
-fn semaphore_permit_granted_to_a_dead_waiter_comes_back() {
-    crate::support::model(|| {
-        let procs = Procs::new();
-        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
-        let dying = ModelCx::new(&procs, 1);
+/// Process 1 has `cells` waiters queued on a semaphore with no permit, and
+/// dies while process 2 releases one permit (the release may grant the
+/// oldest dead cell, before or after the death, or a live waiter's);
+/// process 3 acquires, `timed` (it may give up) or not. Returns whether it
+/// got the permit; checks that, once the dead cells are reclaimed, the
+/// one permit is its or back in the semaphore, never lost.
+fn dead_waiters_then_release_and_acquire(cells: usize, timed: bool) -> bool {
+    let procs = Procs::new();
+    let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
+    let dying = ModelCx::new(&procs, 1);
+    for _ in 0..cells {
         sem.queue_for_model(&dying);
-        let death = thread::spawn(move || dying.die());
-        let releaser = {
-            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
-            thread::spawn(move || sem.release(&cx, 1).unwrap())
-        };
-        let cx = ModelCx::new(&procs, 3);
-        assert!(sem.acquire(&cx, None, false));
-        death.join().unwrap();
-        releaser.join().unwrap();
-        sem.reclaim(&cx);
-        assert_eq!(sem.available(), 0);
-    });
+    }
+    let death = thread::spawn(move || dying.die());
+    let releaser = {
+        let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
+        thread::spawn(move || sem.release(&cx, 1).unwrap())
+    };
+    let cx = ModelCx::new(&procs, 3);
+    let got = sem.acquire(&cx, if timed { deadline() } else { None }, false);
+    death.join().unwrap();
+    releaser.join().unwrap();
+    sem.reclaim(&cx);
+    assert_eq!(sem.available() + u32::from(got), 1, "got: {got}");
+    got
 }
 
-/// The same with a timed acquirer, which may give up: once the dead
-/// waiter's cell is reclaimed, the one permit is the acquirer's or back in
-/// the semaphore, never lost.
+/// A waiter killed while queued: the permit reaches the blocked acquirer
+/// however the death and the release interleave; one left with a dead
+/// process's grant would hang the model.
+#[test]
+fn semaphore_permit_granted_to_a_dead_waiter_comes_back() {
+    crate::support::model(|| assert!(dead_waiters_then_release_and_acquire(1, false)));
+}
+
+/// The same with a timed acquirer, which may give up: the permit is never
+/// lost.
 #[test]
 fn semaphore_timed_acquire_beside_a_dead_waiter_loses_no_permit() {
     crate::support::model(|| {
-        let procs = Procs::new();
-        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
-        let dying = ModelCx::new(&procs, 1);
-        sem.queue_for_model(&dying);
-        let death = thread::spawn(move || dying.die());
-        let releaser = {
-            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
-            thread::spawn(move || sem.release(&cx, 1).unwrap())
-        };
-        let cx = ModelCx::new(&procs, 3);
-        let got = sem.acquire(&cx, deadline(), false);
-        death.join().unwrap();
-        releaser.join().unwrap();
-        sem.reclaim(&cx);
-        assert_eq!(sem.available() + u32::from(got), 1, "got: {got}");
+        dead_waiters_then_release_and_acquire(1, true);
     });
 }
 
 /// The queue is full of a killed process's cells (a pool killed while
-/// they all waited); a release grants its permit to the oldest of them,
-/// before or after the death. An acquirer that finds no free cell waits
-/// for space: its checks must reclaim the dead cells (nobody else is left
-/// to), so it gets the permit. One that ignored its checks would wait for
-/// space for ever (here: a deadlock).
+/// they all waited). An acquirer that finds no free cell waits for space:
+/// its checks must reclaim the dead cells (nobody else is left to), so it
+/// gets the permit. One that ignored its checks would wait for space for
+/// ever (here: a deadlock).
 #[test]
 fn semaphore_acquirer_waiting_for_space_behind_dead_waiters_gets_the_permit() {
     crate::support::model(|| {
-        let procs = Procs::new();
-        let sem = Arc::new(RawSem::new(0, pysync::process::raw::MAX_PERMITS));
-        let dying = ModelCx::new(&procs, 1);
-        for _ in 0..pysync::process::raw::QCAP {
-            sem.queue_for_model(&dying);
-        }
-        let death = thread::spawn(move || dying.die());
-        let releaser = {
-            let (sem, cx) = (sem.clone(), ModelCx::new(&procs, 2));
-            thread::spawn(move || sem.release(&cx, 1).unwrap())
-        };
-        let cx = ModelCx::new(&procs, 3);
-        assert!(sem.acquire(&cx, None, false));
-        death.join().unwrap();
-        releaser.join().unwrap();
-        sem.reclaim(&cx);
-        assert_eq!(sem.available(), 0);
+        assert!(dead_waiters_then_release_and_acquire(
+            pysync::process::raw::QCAP,
+            false
+        ));
     });
 }
 
