@@ -1581,9 +1581,9 @@ mod tests {
     /// trader queues near the floor.)
     #[test]
     fn a_waiter_is_served_between_traders_spinning_at_every_release() {
+        let _watchdog = crate::test_watchdog::watchdog();
         use std::sync::atomic::AtomicBool;
         use std::time::Duration;
-        let _watchdog = crate::test_watchdog::watchdog();
         const HOLD: Duration = Duration::from_millis(20);
         const CAP: usize = 40;
         let gil = crate::Gil::new();
