@@ -49,8 +49,13 @@ impl Deadline {
     pub(crate) fn start() -> Deadline {
         #[cfg(test)]
         if testing::FAR.get() {
+            // 2^40 ns (~18 min) ahead: far beyond any test, and, unlike
+            // `u64::MAX / 2`, also ahead in the tokens' 32-bit ticks on
+            // 32-bit targets (2^30 ticks ahead, within the 2^31 the
+            // wrapping comparison reads as "not yet"; `u64::MAX / 2`
+            // truncated to tick 0 there, which read as due).
             return Deadline {
-                at_ns: u64::MAX / 2,
+                at_ns: now_ns().saturating_add(1 << 40),
             };
         }
         #[cfg(test)]
@@ -116,7 +121,7 @@ impl Deadline {
     }
 }
 
-/// Unit tests only: deadlines that never come on the calling thread, for a
+/// Unit tests only: deadlines that do not come within a test on the calling thread, for a
 /// test of what a waiter does before it is owed the lock that a slow
 /// machine must not cut short.
 #[cfg(all(test, not(loom)))]
@@ -127,7 +132,8 @@ pub(crate) mod testing {
     std::thread_local!(pub(super) static OVERDUE: Cell<bool> = const { Cell::new(false) });
     std::thread_local!(pub(super) static HANDED_OFF: Cell<usize> = const { Cell::new(0) });
 
-    /// From now on the calling thread's fairness deadlines never pass.
+    /// From now on the calling thread's fairness deadlines do not pass
+    /// within a test (they are ~18 minutes away).
     pub(crate) fn far_deadlines_on_this_thread() {
         FAR.set(true);
     }
