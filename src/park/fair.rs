@@ -154,6 +154,8 @@ pub(crate) mod testing {
     /// address may have made one), so its next release may hand off.
     pub(crate) fn forget_hand_offs(key: usize) {
         let timer = super::timer(key);
+        // Relaxed: as every access to the timers, a heuristic that orders
+        // nothing; the test calls this before any thread uses `key`.
         if timer.key.load(super::Ordering::Relaxed) == key {
             timer.key.store(0, super::Ordering::Relaxed);
         }

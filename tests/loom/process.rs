@@ -347,6 +347,12 @@ impl CondLock for UserLock<'_> {
     }
 }
 
+/// Process `cx`, holding `lock`, waits on `cond` until notified or
+/// `deadline`; whether it was notified. It holds the lock again on return.
+fn wait_holding(lock: &RawLock, cond: &RawCond, cx: &ModelCx, deadline: Option<Instant>) -> bool {
+    cond.wait(cx, &UserLock { lock, cx }, deadline).unwrap()
+}
+
 #[test]
 fn condition_waiter_dying_around_notify_does_not_swallow_it() {
     // A queues first and dies (before or after the notify: the model
@@ -372,11 +378,7 @@ fn condition_waiter_dying_around_notify_does_not_swallow_it() {
             thread::spawn(move || {
                 assert!(lock.acquire(&cx, None).ok());
                 tx.send(()).unwrap();
-                let user = UserLock {
-                    lock: &lock,
-                    cx: &cx,
-                };
-                let notified = cond.wait(&cx, &user, None).unwrap();
+                let notified = wait_holding(&lock, &cond, &cx, None);
                 lock.release(cx.me()).unwrap();
                 notified
             })
@@ -423,11 +425,7 @@ fn condition_waiter_without_a_cell_frees_dead_waiters_cells() {
         };
         let cx = ModelCx::new(&procs, 2);
         assert!(lock.acquire(&cx, None).ok());
-        let user = UserLock {
-            lock: &lock,
-            cx: &cx,
-        };
-        assert!(cond.wait(&cx, &user, None).unwrap(), "a spurious wake-up");
+        assert!(wait_holding(&lock, &cond, &cx, None), "a spurious wake-up");
         lock.release(cx.me()).unwrap();
         notifier.join().unwrap();
         assert_eq!(cond.waiters(), 0, "the dead cells were freed");
@@ -465,11 +463,7 @@ fn condition_notified_waiter_dying_before_relocking_passes_it_on() {
                 }
                 assert!(lock.acquire(&cx, None).ok());
                 tx.send(()).unwrap();
-                let user = UserLock {
-                    lock: &lock,
-                    cx: &cx,
-                };
-                let notified = cond.wait(&cx, &user, None).unwrap();
+                let notified = wait_holding(&lock, &cond, &cx, None);
                 lock.release(cx.me()).unwrap();
                 notified
             })
@@ -510,11 +504,7 @@ fn condition_notifier_dying_holding_the_lock_leaves_it_to_the_notified() {
         let cx = ModelCx::new(&procs, 2);
         assert!(lock.acquire(&cx, None).ok());
         tx.send(()).unwrap();
-        let user = UserLock {
-            lock: &lock,
-            cx: &cx,
-        };
-        assert!(cond.wait(&cx, &user, None).unwrap(), "notified");
+        assert!(wait_holding(&lock, &cond, &cx, None), "notified");
         assert_eq!(lock.holder(), cx.me());
         assert!(lock.owner_died());
         lock.release(cx.me()).unwrap();
@@ -533,11 +523,7 @@ fn condition_notify_races_a_timeout() {
             let (lock, cond, cx) = (lock.clone(), cond.clone(), ModelCx::new(&procs, 1));
             thread::spawn(move || {
                 assert!(lock.acquire(&cx, None).ok());
-                let user = UserLock {
-                    lock: &lock,
-                    cx: &cx,
-                };
-                let r = cond.wait(&cx, &user, deadline()).unwrap();
+                let r = wait_holding(&lock, &cond, &cx, deadline());
                 lock.release(cx.me()).unwrap();
                 r
             })
