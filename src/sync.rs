@@ -164,11 +164,19 @@ pub(crate) mod blocking_steps {
     }
 
     /// The calling thread's `spin_before_sleep` record: (spins to skip,
-    /// failed spins in a row). A spin that ran out of budget leaves (4, 1)
-    /// after a reset; each skipped one counts the first down.
+    /// failed spins in a row). A spin that ran out of budget leaves (0, 1)
+    /// after a reset; the `MISSES_BEFORE_BACK_OFF`-th in a row (4, that
+    /// many); each skipped one counts the first down.
     #[cfg(not(loom))]
     pub(crate) fn spin_record() -> (u16, u8) {
         super::spin::RECORD.with(Cell::get)
+    }
+
+    /// Makes the calling thread's next `spin_before_sleep` read its
+    /// affinity mask afresh (instead of within `AFFINITY_RECHECK` spins).
+    pub(crate) fn forget_affinity() {
+        #[cfg(all(not(loom), target_os = "linux"))]
+        super::spin::AFFINITY.with(|a| a.set((0, false)));
     }
 }
 
@@ -181,8 +189,11 @@ pub(crate) mod blocking_steps {
 /// It spins only where spinning can help:
 /// * **never with one CPU**: if the process may use only one CPU
 ///   (`available_parallelism`, which respects affinity masks and cgroup
-///   quotas; read once per process), the thread it waits for cannot run
-///   while it spins;
+///   quotas; read once per process) or the calling thread may run on only
+///   one CPU (Linux: its affinity mask, re-read every
+///   [`AFFINITY_RECHECK`] spins of the thread, so a thread pinned after it
+///   started stops spinning within that many), the thread it waits for
+///   cannot run while it spins;
 /// * **only with `spin_loop` pauses, never `sched_yield`**: a yield beside a
 ///   CPU-bound process gives it the CPU for a whole time slice
 ///   (milliseconds), after which the wake-up has long come and gone (measured:
@@ -190,12 +201,18 @@ pub(crate) mod blocking_steps {
 /// * **for at most [`SPIN_BUDGET`]** (a few µs, less than a futex sleep and
 ///   wake-up cost);
 /// * **not while spinning keeps failing** on this thread (the waker is not
-///   running: more runnable threads than CPUs, a busy neighbour): after a
-///   spin that ran out of budget the thread skips the next 4 spins, after
-///   two in a row 16, then 64, 256 and at most 1024 (then probes again); a
-///   spin that succeeds resets it. So a thread whose spins never help pays
-///   the wasted budget on about 0.1% of its waits (a new thread: 5 of its
-///   first 1,400), which keeps it out of the p99.
+///   running: more runnable threads than CPUs, a busy neighbour on the
+///   waker's CPU): after [`MISSES_BEFORE_BACK_OFF`] spins in a row ran out
+///   of budget the thread skips the next 4 spins, after one more miss 16,
+///   then 64, 256 and at most 1024 (then probes again); a spin that
+///   succeeds resets it. So a thread whose spins never help pays the wasted
+///   budget on its first 32 waits, then on about 0.1% of them, which keeps
+///   it out of the p99. Occasional misses (a preemption, a slow wake-up) do
+///   not stop the spinning: that is what keeps two threads that hand work
+///   to each other awake where a sleep is expensive (a VM whose idle vCPUs
+///   halt: there a futex wake-up took ~9 µs, and backing off after every
+///   miss locked the 2-CPU ping-pongs and the queue into sleeping at every
+///   wait; see `docs/fast-where-users-are.md`).
 ///
 /// `done` must only read (it runs under no lock, often inside park's
 /// `before_sleep`) and must not panic. Under loom it never spins.
@@ -319,6 +336,16 @@ pub(crate) fn note_handoff_thread() {
     let _ = spin::HANDOFF.try_with(|h| h.set(true));
 }
 
+/// How many [`spin_before_sleep`] spins in a row must run out of budget on a
+/// thread before it backs off (skips spins).
+#[cfg(not(loom))]
+pub(crate) const MISSES_BEFORE_BACK_OFF: u8 = 32;
+
+/// How many spins a thread answers "may it run on several CPUs?" from its
+/// cached affinity mask before reading it again (see [`spin_before_sleep`]).
+#[cfg(not(loom))]
+pub(crate) const AFFINITY_RECHECK: u8 = 128;
+
 /// How long [`spin_before_sleep`] spins at most.
 #[cfg(not(loom))]
 pub(crate) const SPIN_BUDGET: std::time::Duration = std::time::Duration::from_micros(4);
@@ -331,11 +358,40 @@ mod spin {
     use std::time::Instant;
 
     /// Whether the process may run on more than one CPU (computed once: a
-    /// process's CPU quota and affinity are set when it starts; a thread
-    /// re-pinned later is covered by the failure back-off instead).
+    /// process's CPU quota is set when it starts; each thread's own
+    /// affinity is re-read by [`thread_multi_cpu`]).
     pub(super) fn multi_cpu() -> bool {
         static MULTI: OnceLock<bool> = OnceLock::new();
         *MULTI.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+    }
+
+    #[cfg(target_os = "linux")]
+    std::thread_local! {
+        /// This thread's affinity cache: (spins left before it is read
+        /// again, more than one CPU allowed).
+        pub(super) static AFFINITY: Cell<(u8, bool)> = const { Cell::new((0, false)) };
+    }
+
+    /// Whether the calling thread's affinity mask allows more than one CPU
+    /// (cached, read again every [`super::AFFINITY_RECHECK`] calls).
+    #[cfg(target_os = "linux")]
+    fn thread_multi_cpu() -> bool {
+        let (left, multi) = AFFINITY.get();
+        if left > 0 {
+            AFFINITY.set((left - 1, multi));
+            return multi;
+        }
+        // An error (not expected for the calling thread) counts as
+        // "several": the spin is then bounded by the back-off.
+        let multi = rustix::thread::sched_getaffinity(None).map_or(true, |set| set.count() > 1);
+        AFFINITY.set((super::AFFINITY_RECHECK - 1, multi));
+        multi
+    }
+
+    /// Elsewhere the process-wide answer stands.
+    #[cfg(not(target_os = "linux"))]
+    fn thread_multi_cpu() -> bool {
+        true
     }
 
     std::thread_local! {
@@ -347,7 +403,7 @@ mod spin {
     }
 
     pub(super) fn before_sleep(mut done: impl FnMut() -> bool) -> bool {
-        if !multi_cpu() {
+        if !multi_cpu() || !thread_multi_cpu() {
             return false;
         }
         let (skip, misses) = RECORD.get();
@@ -368,8 +424,12 @@ mod spin {
             pauses = (pauses * 2).min(16);
             if start.elapsed() >= SPIN_BUDGET {
                 let misses = misses.saturating_add(1);
-                // Skip 4, 16, 64, 256, then 1024 spins.
-                let skip = 1u16 << (2 * misses.min(5));
+                // After MISSES_BEFORE_BACK_OFF misses in a row skip 4, then
+                // 16, 64, 256, then 1024 spins.
+                let skip = match misses.checked_sub(super::MISSES_BEFORE_BACK_OFF) {
+                    None => 0,
+                    Some(past) => 1u16 << (2 * (past + 1).min(5)),
+                };
                 RECORD.set((skip, misses));
                 return false;
             }
@@ -461,5 +521,112 @@ pub mod loom_support {
                 break;
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::blocking_steps::{forget_affinity, reset_spin_record, spin_record};
+    use super::{AFFINITY_RECHECK, MISSES_BEFORE_BACK_OFF, spin_before_sleep};
+    use std::thread;
+
+    /// Whether `spin_before_sleep` spins at all on this thread here (the
+    /// process and this thread may run on several CPUs).
+    fn spins_here() -> bool {
+        forget_affinity();
+        reset_spin_record();
+        spin_before_sleep(|| false);
+        let spun = spin_record() == (0, 1);
+        reset_spin_record();
+        spun
+    }
+
+    /// A miss now and then does not stop the spinning (where a sleep is
+    /// expensive, backing off after every miss locked ping-pongs into
+    /// sleeping at every wait): only `MISSES_BEFORE_BACK_OFF` in a row
+    /// do; then the thread skips 4 spins, after one more miss 16; a spin
+    /// that succeeds forgets the misses.
+    #[test]
+    fn spinning_backs_off_only_after_misses_in_a_row() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        thread::spawn(|| {
+            if !spins_here() {
+                return; // one CPU: nothing spins (the next test)
+            }
+            // Bursts of misses between successes: no spin is skipped.
+            for _ in 0..100 {
+                for missed in 1..=8 {
+                    assert!(!spin_before_sleep(|| false));
+                    assert_eq!(spin_record(), (0, missed), "no back-off");
+                }
+                assert!(spin_before_sleep(|| true), "a spin was skipped");
+            }
+            for missed in 1..MISSES_BEFORE_BACK_OFF {
+                assert!(!spin_before_sleep(|| false));
+                assert_eq!(spin_record(), (0, missed), "still spinning");
+            }
+            assert!(!spin_before_sleep(|| false));
+            assert_eq!(spin_record(), (4, MISSES_BEFORE_BACK_OFF), "backs off");
+            for left in (0..4).rev() {
+                // Skipped: `done` is not even asked.
+                assert!(!spin_before_sleep(|| panic!("a skipped spin ran")));
+                assert_eq!(spin_record(), (left, MISSES_BEFORE_BACK_OFF));
+            }
+            assert!(!spin_before_sleep(|| false));
+            assert_eq!(spin_record(), (16, MISSES_BEFORE_BACK_OFF + 1), "longer");
+            reset_spin_record();
+            for _ in 1..MISSES_BEFORE_BACK_OFF {
+                assert!(!spin_before_sleep(|| false));
+            }
+            // One success just before the back-off: counted from zero again.
+            assert!(spin_before_sleep(|| true));
+            assert_eq!(spin_record(), (0, 0), "a success forgets the misses");
+            assert!(!spin_before_sleep(|| false));
+            assert_eq!(spin_record(), (0, 1));
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A thread that may run on one CPU only never spins (the thread it
+    /// waits for cannot run meanwhile), even when the process may use
+    /// several; pinned while it runs, it stops spinning within
+    /// `AFFINITY_RECHECK` spins; unpinned, it spins again.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_pinned_to_one_cpu_never_spins() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+        thread::spawn(|| {
+            if !spins_here() {
+                return; // one CPU for the whole process: nothing spins
+            }
+            let all = sched_getaffinity(None).unwrap();
+            let first = (0..CpuSet::MAX_CPU).find(|&c| all.is_set(c)).unwrap();
+            let mut one = CpuSet::new();
+            one.set(first);
+            // Pinned while its cached answer says "several CPUs".
+            assert!(!spin_before_sleep(|| false));
+            sched_setaffinity(None, &one).unwrap();
+            let mut spun = 0;
+            for _ in 0..=AFFINITY_RECHECK {
+                reset_spin_record();
+                assert!(!spin_before_sleep(|| false));
+                spun += usize::from(spin_record() == (0, 1));
+            }
+            assert!(spun < usize::from(AFFINITY_RECHECK), "{spun} spins");
+            reset_spin_record();
+            for _ in 0..3 * MISSES_BEFORE_BACK_OFF {
+                assert!(!spin_before_sleep(|| panic!("a pinned thread spun")));
+            }
+            assert_eq!(spin_record(), (0, 0), "never spun, never missed");
+            // Unpinned: it spins again (here after the next read).
+            sched_setaffinity(None, &all).unwrap();
+            forget_affinity();
+            assert!(!spin_before_sleep(|| false));
+            assert_eq!(spin_record(), (0, 1), "spins again");
+        })
+        .join()
+        .unwrap();
     }
 }
