@@ -187,13 +187,13 @@ pub(crate) mod blocking_steps {
 /// whether `done()` became true (false: stopped spinning, go to sleep).
 ///
 /// It spins only where spinning can help:
-/// * **never with one CPU**: if the process may use only one CPU
-///   (`available_parallelism`, which respects affinity masks and cgroup
-///   quotas; read once per process) or the calling thread may run on only
-///   one CPU (Linux: its affinity mask, re-read every
-///   [`AFFINITY_RECHECK`] spins of the thread, so a thread pinned after it
-///   started stops spinning within that many), the thread it waits for
-///   cannot run while it spins;
+/// * **never with one CPU**: if the calling thread may run on only one CPU
+///   (Linux: its affinity mask, re-read every [`AFFINITY_RECHECK`] spins of
+///   the thread, so a thread pinned after it started stops spinning within
+///   that many) or the process may use only one (`available_parallelism`,
+///   which respects cgroup quotas; read once per process, by a thread that
+///   may run on several), the thread it waits for cannot run while it
+///   spins;
 /// * **only with `spin_loop` pauses, never `sched_yield`**: a yield beside a
 ///   CPU-bound process gives it the CPU for a whole time slice
 ///   (milliseconds), after which the wake-up has long come and gone (measured:
@@ -281,8 +281,9 @@ impl LockSpin {
     }
 
     /// The first step of a throughput spin: its busy steps are skipped where
-    /// the process has one CPU (the holder cannot run while this thread
-    /// spins).
+    /// the calling thread (or the process) may run on one CPU only (the
+    /// holder cannot run while this thread spins; as for
+    /// [`spin_before_sleep`]).
     #[inline]
     pub(crate) fn first_step() -> u32 {
         #[cfg(not(loom))]
@@ -357,12 +358,32 @@ mod spin {
     use std::sync::OnceLock;
     use std::time::Instant;
 
-    /// Whether the process may run on more than one CPU (computed once: a
-    /// process's CPU quota is set when it starts; each thread's own
-    /// affinity is re-read by [`thread_multi_cpu`]).
+    /// Whether the calling thread may run on several CPUs now: its own
+    /// affinity mask allows several, and so does the process's CPU count
+    /// (in that order: see [`process_multi_cpu`]).
     pub(super) fn multi_cpu() -> bool {
+        thread_multi_cpu() && process_multi_cpu()
+    }
+
+    /// Whether the process may run on more than one CPU: its CPU quota,
+    /// set when it starts, as `available_parallelism` reports it (computed
+    /// once). That call also counts the calling thread's affinity mask, so
+    /// only a thread whose own mask allows several CPUs may make it: a
+    /// thread pinned to one CPU would make it "one" for every thread.
+    fn process_multi_cpu() -> bool {
+        #[cfg(test)]
+        testing::READ_PROCESS_COUNT.with(|r| r.set(true));
         static MULTI: OnceLock<bool> = OnceLock::new();
         *MULTI.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+    }
+
+    #[cfg(test)]
+    pub(super) mod testing {
+        std::thread_local! {
+            /// Whether this thread asked for the process's CPU count.
+            pub(crate) static READ_PROCESS_COUNT: core::cell::Cell<bool> =
+                const { core::cell::Cell::new(false) };
+        }
     }
 
     #[cfg(target_os = "linux")]
@@ -403,7 +424,7 @@ mod spin {
     }
 
     pub(super) fn before_sleep(mut done: impl FnMut() -> bool) -> bool {
-        if !multi_cpu() || !thread_multi_cpu() {
+        if !multi_cpu() {
             return false;
         }
         let (skip, misses) = RECORD.get();
@@ -605,6 +626,17 @@ mod tests {
             let first = (0..CpuSet::MAX_CPU).find(|&c| all.is_set(c)).unwrap();
             let mut one = CpuSet::new();
             one.set(first);
+            // Pinned, it does not even ask for the process's CPU count (a
+            // pinned thread's view of it says one, for every thread).
+            sched_setaffinity(None, &one).unwrap();
+            forget_affinity();
+            super::spin::testing::READ_PROCESS_COUNT.with(|r| r.set(false));
+            assert!(!spin_before_sleep(|| panic!("a pinned thread spun")));
+            let asked = super::spin::testing::READ_PROCESS_COUNT.with(|r| r.get());
+            assert!(!asked, "a pinned thread asked for the process's CPU count");
+            assert_eq!(super::LockSpin::first_step(), super::LockSpin::BUSY_STEPS);
+            sched_setaffinity(None, &all).unwrap();
+            forget_affinity();
             // Pinned while its cached answer says "several CPUs".
             assert!(!spin_before_sleep(|| false));
             sched_setaffinity(None, &one).unwrap();
