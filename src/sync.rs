@@ -157,19 +157,25 @@ pub(crate) mod blocking_steps {
     }
 
     /// Forgets the calling thread's failed `spin_before_sleep` spins, so that
-    /// its next one spins (the back-off would skip it).
+    /// its next one spins (the back-off might skip it).
     pub(crate) fn reset_spin_record() {
         #[cfg(not(loom))]
-        super::spin::RECORD.with(|r| r.set((0, 0)));
+        super::spin::MISSES.with(|r| r.set(0));
     }
 
-    /// The calling thread's `spin_before_sleep` record: (spins to skip,
-    /// failed spins in a row). A spin that ran out of budget leaves (0, 1)
-    /// after a reset; the `MISSES_BEFORE_BACK_OFF`-th in a row (4, that
-    /// many); each skipped one counts the first down.
+    /// The calling thread's `spin_before_sleep` record: its spins in a row
+    /// that ran out of budget (a spin that succeeds resets it).
     #[cfg(not(loom))]
-    pub(crate) fn spin_record() -> (u16, u8) {
-        super::spin::RECORD.with(Cell::get)
+    pub(crate) fn spin_record() -> u8 {
+        super::spin::MISSES.with(Cell::get)
+    }
+
+    /// Makes the calling thread's `spin_before_sleep`s find the clock in a
+    /// probe window (`Some(true)`), out of one (`Some(false)`), or read it
+    /// (`None`, the default).
+    #[cfg(not(loom))]
+    pub(crate) fn set_probe_window(now: Option<bool>) {
+        super::spin::testing::IN_WINDOW.with(|w| w.set(now));
     }
 
     /// Makes the calling thread's next `spin_before_sleep` read its
@@ -202,17 +208,24 @@ pub(crate) mod blocking_steps {
 ///   wake-up cost);
 /// * **not while spinning keeps failing** on this thread (the waker is not
 ///   running: more runnable threads than CPUs, a busy neighbour on the
-///   waker's CPU): after [`MISSES_BEFORE_BACK_OFF`] spins in a row ran out
-///   of budget the thread skips the next 4 spins, after one more miss 16,
-///   then 64, 256 and at most 1024 (then probes again); a spin that
-///   succeeds resets it. So a thread whose spins never help pays the wasted
-///   budget on its first 32 waits, then on about 0.1% of them, which keeps
-///   it out of the p99. Occasional misses (a preemption, a slow wake-up) do
-///   not stop the spinning: that is what keeps two threads that hand work
-///   to each other awake where a sleep is expensive (a VM whose idle vCPUs
-///   halt: there a futex wake-up took ~9 µs, and backing off after every
-///   miss locked the 2-CPU ping-pongs and the queue into sleeping at every
-///   wait; see `docs/fast-where-users-are.md`).
+///   waker's CPU): after [`MISSES_BEFORE_BACK_OFF`] (32) spins in a row ran
+///   out of budget the thread backs off: it spins only while the process's
+///   clock is in a **probe window** (the first ~0.5 ms of every ~134 ms,
+///   1/256 of the time, the same windows for every thread), and a spin
+///   that succeeds there, as any other, ends the back-off. So a thread
+///   whose spins never help pays the wasted budget on its first 32 waits,
+///   then on about 0.4% of them, which keeps it out of the p99.
+///
+///   Occasional misses (a preemption, a slow wake-up) do not stop the
+///   spinning, and the windows are shared, because where a futex wake-up
+///   is expensive (a VM whose idle vCPUs halt: ~9 µs measured here) two
+///   threads that hand work to each other (a ping-pong, a queue's producer
+///   and consumer) get into a state where each one's spin misses *because*
+///   the other sleeps: after a few misses both sleep at every wait, and a
+///   spin can only succeed again while the other one spins too. Backing off
+///   after every miss, with per-thread probes, locked the 2-CPU ping-pongs
+///   and the queue in that state (17–19 µs per round trip, 2 futex sleeps;
+///   now ~0.5–1.8 µs, none); see `docs/fast-where-users-are.md`.
 ///
 /// `done` must only read (it runs under no lock, often inside park's
 /// `before_sleep`) and must not panic. Under loom it never spins.
@@ -338,9 +351,18 @@ pub(crate) fn note_handoff_thread() {
 }
 
 /// How many [`spin_before_sleep`] spins in a row must run out of budget on a
-/// thread before it backs off (skips spins).
+/// thread before it backs off (spins only in probe windows).
 #[cfg(not(loom))]
 pub(crate) const MISSES_BEFORE_BACK_OFF: u8 = 32;
+
+/// A probe window of [`spin_before_sleep`]'s back-off lasts `2^19` ns
+/// (~0.5 ms)...
+#[cfg(not(loom))]
+pub(crate) const PROBE_WINDOW_SHIFT: u32 = 19;
+
+/// ... and comes once every `2^8` windows (~134 ms).
+#[cfg(not(loom))]
+pub(crate) const PROBE_PERIOD_BITS: u32 = 8;
 
 /// How many spins a thread answers "may it run on several CPUs?" from its
 /// cached affinity mask before reading it again (see [`spin_before_sleep`]).
@@ -379,10 +401,13 @@ mod spin {
 
     #[cfg(test)]
     pub(super) mod testing {
+        use core::cell::Cell;
         std::thread_local! {
             /// Whether this thread asked for the process's CPU count.
-            pub(crate) static READ_PROCESS_COUNT: core::cell::Cell<bool> =
-                const { core::cell::Cell::new(false) };
+            pub(crate) static READ_PROCESS_COUNT: Cell<bool> = const { Cell::new(false) };
+            /// Where this thread's spins find the clock: in a probe window,
+            /// out of one, or read it (`None`).
+            pub(crate) static IN_WINDOW: Cell<Option<bool>> = const { Cell::new(None) };
         }
     }
 
@@ -418,25 +443,51 @@ mod spin {
     std::thread_local! {
         /// Whether this thread has waited on a condition (`LockSpin`).
         pub(super) static HANDOFF: Cell<bool> = const { Cell::new(false) };
-        /// This thread's spin record: (spins to skip before the next probe,
-        /// failed spins in a row).
-        pub(super) static RECORD: Cell<(u16, u8)> = const { Cell::new((0, 0)) };
+        /// This thread's spins in a row that ran out of budget.
+        pub(super) static MISSES: Cell<u8> = const { Cell::new(0) };
+    }
+
+    /// Whether the process's clock is in a probe window now (see
+    /// [`in_probe_window`]); the clock starts at the first call.
+    fn probe_window_now() -> bool {
+        #[cfg(test)]
+        if let Some(now) = testing::IN_WINDOW.with(Cell::get) {
+            return now;
+        }
+        in_probe_window(probe_clock_start().elapsed())
+    }
+
+    /// When the probe windows' clock started: at the first call in the
+    /// process, for every thread.
+    pub(super) fn probe_clock_start() -> Instant {
+        static START: OnceLock<Instant> = OnceLock::new();
+        *START.get_or_init(Instant::now)
+    }
+
+    /// Whether `t` (since a start shared by every thread of the process) is
+    /// in a probe window: the first `2^PROBE_WINDOW_SHIFT` ns (~0.5 ms) of
+    /// every `2^PROBE_PERIOD_BITS` windows (~134 ms), 1/256 of the time.
+    pub(super) fn in_probe_window(t: core::time::Duration) -> bool {
+        // Truncating the nanoseconds to 64 bits only moves the windows
+        // after 584 years.
+        let window = (t.as_nanos() as u64) >> super::PROBE_WINDOW_SHIFT;
+        window & ((1 << super::PROBE_PERIOD_BITS) - 1) == 0
     }
 
     pub(super) fn before_sleep(mut done: impl FnMut() -> bool) -> bool {
         if !multi_cpu() {
             return false;
         }
-        let (skip, misses) = RECORD.get();
-        if skip > 0 {
-            RECORD.set((skip - 1, misses));
+        let misses = MISSES.get();
+        if misses >= super::MISSES_BEFORE_BACK_OFF && !probe_window_now() {
+            // Backed off: spins only in the probe windows.
             return false;
         }
         let start = Instant::now();
         let mut pauses = 1u32;
         loop {
             if done() {
-                RECORD.set((0, 0));
+                MISSES.set(0);
                 return true;
             }
             for _ in 0..pauses {
@@ -444,14 +495,7 @@ mod spin {
             }
             pauses = (pauses * 2).min(16);
             if start.elapsed() >= SPIN_BUDGET {
-                let misses = misses.saturating_add(1);
-                // After MISSES_BEFORE_BACK_OFF misses in a row skip 4, then
-                // 16, 64, 256, then 1024 spins.
-                let skip = match misses.checked_sub(super::MISSES_BEFORE_BACK_OFF) {
-                    None => 0,
-                    Some(past) => 1u16 << (2 * (past + 1).min(5)),
-                };
-                RECORD.set((skip, misses));
+                MISSES.set(misses.saturating_add(1));
                 return false;
             }
         }
@@ -547,8 +591,11 @@ pub mod loom_support {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::blocking_steps::{forget_affinity, reset_spin_record, spin_record};
+    use super::blocking_steps::{
+        forget_affinity, reset_spin_record, set_probe_window, spin_record,
+    };
     use super::{AFFINITY_RECHECK, MISSES_BEFORE_BACK_OFF, spin_before_sleep};
+    use core::time::Duration;
     use std::thread;
 
     /// Whether `spin_before_sleep` spins at all on this thread here (the
@@ -557,7 +604,7 @@ mod tests {
         forget_affinity();
         reset_spin_record();
         spin_before_sleep(|| false);
-        let spun = spin_record() == (0, 1);
+        let spun = spin_record() == 1;
         reset_spin_record();
         spun
     }
@@ -565,8 +612,8 @@ mod tests {
     /// A miss now and then does not stop the spinning (where a sleep is
     /// expensive, backing off after every miss locked ping-pongs into
     /// sleeping at every wait): only `MISSES_BEFORE_BACK_OFF` in a row
-    /// do; then the thread skips 4 spins, after one more miss 16; a spin
-    /// that succeeds forgets the misses.
+    /// do; then the thread spins only in probe windows, and a success there
+    /// ends the back-off.
     #[test]
     fn spinning_backs_off_only_after_misses_in_a_row() {
         let _watchdog = crate::test_watchdog::watchdog();
@@ -574,39 +621,68 @@ mod tests {
             if !spins_here() {
                 return; // one CPU: nothing spins (the next test)
             }
+            // Out of a probe window throughout, unless said otherwise.
+            set_probe_window(Some(false));
             // Bursts of misses between successes: no spin is skipped.
             for _ in 0..100 {
                 for missed in 1..=8 {
                     assert!(!spin_before_sleep(|| false));
-                    assert_eq!(spin_record(), (0, missed), "no back-off");
+                    assert_eq!(spin_record(), missed, "missed, not skipped");
                 }
                 assert!(spin_before_sleep(|| true), "a spin was skipped");
+                assert_eq!(spin_record(), 0, "a success forgets the misses");
             }
-            for missed in 1..MISSES_BEFORE_BACK_OFF {
+            for missed in 1..=MISSES_BEFORE_BACK_OFF {
                 assert!(!spin_before_sleep(|| false));
-                assert_eq!(spin_record(), (0, missed), "still spinning");
+                assert_eq!(spin_record(), missed, "still spinning");
             }
+            // Backed off: out of the windows not even `done` is asked ...
+            for _ in 0..1000 {
+                assert!(!spin_before_sleep(|| panic!("a backed-off thread spun")));
+            }
+            assert_eq!(spin_record(), MISSES_BEFORE_BACK_OFF);
+            // ... in one it spins: a miss keeps the back-off,
+            set_probe_window(Some(true));
             assert!(!spin_before_sleep(|| false));
-            assert_eq!(spin_record(), (4, MISSES_BEFORE_BACK_OFF), "backs off");
-            for left in (0..4).rev() {
-                // Skipped: `done` is not even asked.
-                assert!(!spin_before_sleep(|| panic!("a skipped spin ran")));
-                assert_eq!(spin_record(), (left, MISSES_BEFORE_BACK_OFF));
-            }
-            assert!(!spin_before_sleep(|| false));
-            assert_eq!(spin_record(), (16, MISSES_BEFORE_BACK_OFF + 1), "longer");
-            reset_spin_record();
-            for _ in 1..MISSES_BEFORE_BACK_OFF {
-                assert!(!spin_before_sleep(|| false));
-            }
-            // One success just before the back-off: counted from zero again.
+            assert_eq!(spin_record(), MISSES_BEFORE_BACK_OFF + 1);
+            // a success ends it,
             assert!(spin_before_sleep(|| true));
-            assert_eq!(spin_record(), (0, 0), "a success forgets the misses");
+            assert_eq!(spin_record(), 0);
+            // and out of the windows it spins again.
+            set_probe_window(Some(false));
             assert!(!spin_before_sleep(|| false));
-            assert_eq!(spin_record(), (0, 1));
+            assert_eq!(spin_record(), 1);
+            set_probe_window(None);
         })
         .join()
         .unwrap();
+    }
+
+    /// The probe windows: the first 2^19 ns of every 2^27 ns (1/256 of the
+    /// time), on one clock for every thread of the process, so that two
+    /// backed-off threads that wait for each other probe together.
+    #[test]
+    fn probe_windows_are_one_in_256_on_a_shared_clock() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        use super::spin::in_probe_window;
+        let ns = Duration::from_nanos;
+        let window = 1u64 << 19;
+        let period = window << 8;
+        for k in [0, 1, 2, 255, 1 << 20] {
+            let start = k * period;
+            assert!(in_probe_window(ns(start)), "window {k} opens");
+            assert!(in_probe_window(ns(start + window - 1)), "window {k} lasts");
+            assert!(!in_probe_window(ns(start + window)), "window {k} closes");
+            assert!(!in_probe_window(ns(start + period - 1)), "until the next");
+        }
+        let open = (0..period / 1000)
+            .filter(|i| in_probe_window(ns(i * 1000)))
+            .count() as u64;
+        assert_eq!(open, window.div_ceil(1000), "1/256 of the time");
+        let other = thread::spawn(super::spin::probe_clock_start)
+            .join()
+            .unwrap();
+        assert_eq!(super::spin::probe_clock_start(), other, "one clock");
     }
 
     /// A thread that may run on one CPU only never spins (the thread it
@@ -644,19 +720,19 @@ mod tests {
             for _ in 0..=AFFINITY_RECHECK {
                 reset_spin_record();
                 assert!(!spin_before_sleep(|| false));
-                spun += usize::from(spin_record() == (0, 1));
+                spun += usize::from(spin_record() == 1);
             }
             assert!(spun < usize::from(AFFINITY_RECHECK), "{spun} spins");
             reset_spin_record();
             for _ in 0..3 * MISSES_BEFORE_BACK_OFF {
                 assert!(!spin_before_sleep(|| panic!("a pinned thread spun")));
             }
-            assert_eq!(spin_record(), (0, 0), "never spun, never missed");
+            assert_eq!(spin_record(), 0, "never spun, never missed");
             // Unpinned: it spins again (here after the next read).
             sched_setaffinity(None, &all).unwrap();
             forget_affinity();
             assert!(!spin_before_sleep(|| false));
-            assert_eq!(spin_record(), (0, 1), "spins again");
+            assert_eq!(spin_record(), 1, "spins again");
         })
         .join()
         .unwrap();
