@@ -208,12 +208,12 @@ pub(crate) mod blocking_steps {
 ///   wake-up cost);
 /// * **not while spinning keeps failing** on this thread (the waker is not
 ///   running: more runnable threads than CPUs, a busy neighbour on the
-///   waker's CPU): after [`MISSES_BEFORE_BACK_OFF`] (32) spins in a row ran
+///   waker's CPU): after [`MISSES_BEFORE_BACK_OFF`] (16) spins in a row ran
 ///   out of budget the thread backs off: it spins only while the process's
-///   clock is in a **probe window** (the first ~0.5 ms of every ~134 ms,
+///   clock is in a **probe window** (the first ~0.13 ms of every ~34 ms,
 ///   1/256 of the time, the same windows for every thread), and a spin
 ///   that succeeds there, as any other, ends the back-off. So a thread
-///   whose spins never help pays the wasted budget on its first 32 waits,
+///   whose spins never help pays the wasted budget on its first 16 waits,
 ///   then on about 0.4% of them, which keeps it out of the p99.
 ///
 ///   Occasional misses (a preemption, a slow wake-up) do not stop the
@@ -353,14 +353,14 @@ pub(crate) fn note_handoff_thread() {
 /// How many [`spin_before_sleep`] spins in a row must run out of budget on a
 /// thread before it backs off (spins only in probe windows).
 #[cfg(not(loom))]
-pub(crate) const MISSES_BEFORE_BACK_OFF: u8 = 32;
+pub(crate) const MISSES_BEFORE_BACK_OFF: u8 = 16;
 
-/// A probe window of [`spin_before_sleep`]'s back-off lasts `2^19` ns
-/// (~0.5 ms)...
+/// A probe window of [`spin_before_sleep`]'s back-off lasts `2^17` ns
+/// (~0.13 ms)...
 #[cfg(not(loom))]
-pub(crate) const PROBE_WINDOW_SHIFT: u32 = 19;
+pub(crate) const PROBE_WINDOW_SHIFT: u32 = 17;
 
-/// ... and comes once every `2^8` windows (~134 ms).
+/// ... and comes once every `2^8` windows (~34 ms).
 #[cfg(not(loom))]
 pub(crate) const PROBE_PERIOD_BITS: u32 = 8;
 
@@ -465,8 +465,8 @@ mod spin {
     }
 
     /// Whether `t` (since a start shared by every thread of the process) is
-    /// in a probe window: the first `2^PROBE_WINDOW_SHIFT` ns (~0.5 ms) of
-    /// every `2^PROBE_PERIOD_BITS` windows (~134 ms), 1/256 of the time.
+    /// in a probe window: the first `2^PROBE_WINDOW_SHIFT` ns (~0.13 ms) of
+    /// every `2^PROBE_PERIOD_BITS` windows (~34 ms), 1/256 of the time.
     pub(super) fn in_probe_window(t: core::time::Duration) -> bool {
         // Truncating the nanoseconds to 64 bits only moves the windows
         // after 584 years.
@@ -623,7 +623,8 @@ mod tests {
             }
             // Out of a probe window throughout, unless said otherwise.
             set_probe_window(Some(false));
-            // Bursts of misses between successes: no spin is skipped.
+            // Bursts of 8 misses (half the documented 16) between successes:
+            // no spin is skipped.
             for _ in 0..100 {
                 for missed in 1..=8 {
                     assert!(!spin_before_sleep(|| false));
@@ -658,7 +659,7 @@ mod tests {
         .unwrap();
     }
 
-    /// The probe windows: the first 2^19 ns of every 2^27 ns (1/256 of the
+    /// The probe windows: the first 2^17 ns of every 2^25 ns (1/256 of the
     /// time), on one clock for every thread of the process, so that two
     /// backed-off threads that wait for each other probe together.
     #[test]
@@ -666,7 +667,7 @@ mod tests {
         let _watchdog = crate::test_watchdog::watchdog();
         use super::spin::in_probe_window;
         let ns = Duration::from_nanos;
-        let window = 1u64 << 19;
+        let window = 1u64 << 17;
         let period = window << 8;
         for k in [0, 1, 2, 255, 1 << 20] {
             let start = k * period;
