@@ -179,27 +179,32 @@ pub(crate) mod blocking_steps {
     }
 
     /// Makes the calling thread's next `spin_before_sleep` read its
-    /// affinity mask afresh (instead of within `AFFINITY_RECHECK` spins).
+    /// affinity mask afresh (instead of within `AFFINITY_RECHECK` calls).
     pub(crate) fn forget_affinity() {
         #[cfg(all(not(loom), target_os = "linux"))]
-        super::spin::AFFINITY.with(|a| a.set((0, false)));
+        super::spin::AFFINITY.with(|a| a.set((0, a.get().1)));
     }
 }
 
-/// Spins briefly, without syscalls, until `done()` says the wake-up it waits
+/// Spins briefly, without syscalls (but for an affinity read every
+/// [`AFFINITY_RECHECK`] calls on Linux, and the process's CPU count read
+/// once), until `done()` says the wake-up it waits
 /// for has come; for a thread that is about to sleep in the kernel (usually
 /// already queued, from park's `before_sleep`), so that a wake-up arriving
 /// within microseconds finds it awake and costs no futex sleep. Returns
 /// whether `done()` became true (false: stopped spinning, go to sleep).
 ///
 /// It spins only where spinning can help:
-/// * **never with one CPU**: if the calling thread may run on only one CPU
-///   (Linux: its affinity mask, re-read every [`AFFINITY_RECHECK`] spins of
-///   the thread, so a thread pinned after it started stops spinning within
-///   that many) or the process may use only one (`available_parallelism`,
-///   which respects cgroup quotas; read once per process, by a thread that
-///   may run on several), the thread it waits for cannot run while it
-///   spins;
+/// * **never with one CPU**: if the process may use only one CPU
+///   (`available_parallelism`, which respects affinity masks and cgroup
+///   quotas; read once per process, by a thread whose own mask allows
+///   several CPUs), the thread it waits for cannot run while it spins.
+///   A thread whose own mask allows one CPU (Linux: re-read every
+///   [`AFFINITY_RECHECK`] calls, so a thread pinned while it runs sees it
+///   within that many) **starts backed off** (below): the thread it waits
+///   for may share its CPU (then spinning never helps) or run on another
+///   (each thread pinned to its own CPU: then it does, and its first
+///   successful probe ends the back-off);
 /// * **only with `spin_loop` pauses, never `sched_yield`**: a yield beside a
 ///   CPU-bound process gives it the CPU for a whole time slice
 ///   (milliseconds), after which the wake-up has long come and gone (measured:
@@ -214,7 +219,8 @@ pub(crate) mod blocking_steps {
 ///   1/256 of the time, the same windows for every thread), and a spin
 ///   that succeeds there, as any other, ends the back-off. So a thread
 ///   whose spins never help pays the wasted budget on its first 16 waits,
-///   then on about 0.4% of them, which keeps it out of the p99.
+///   then on the waits that fall in a window (1/256 of the time; 1/256 of
+///   its waits if they are spread evenly), which keeps it out of the p99.
 ///
 ///   Occasional misses (a preemption, a slow wake-up) do not stop the
 ///   spinning, and the windows are shared, because where a futex wake-up
@@ -224,8 +230,9 @@ pub(crate) mod blocking_steps {
 ///   the other sleeps: after a few misses both sleep at every wait, and a
 ///   spin can only succeed again while the other one spins too. Backing off
 ///   after every miss, with per-thread probes, locked the 2-CPU ping-pongs
-///   and the queue in that state (17–19 µs per round trip, 2 futex sleeps;
-///   now ~0.5–1.8 µs, none); see `docs/fast-where-users-are.md`.
+///   and the queue in that state (8–19 µs per round trip, 1–2 futex
+///   sleeps; now ~0.5–3 µs, at most ~0.4); see
+///   `docs/fast-where-users-are.md`.
 ///
 /// `done` must only read (it runs under no lock, often inside park's
 /// `before_sleep`) and must not panic. Under loom it never spins.
@@ -294,9 +301,8 @@ impl LockSpin {
     }
 
     /// The first step of a throughput spin: its busy steps are skipped where
-    /// the calling thread (or the process) may run on one CPU only (the
-    /// holder cannot run while this thread spins; as for
-    /// [`spin_before_sleep`]).
+    /// the process may run on one CPU only (the holder cannot run while
+    /// this thread spins; as for [`spin_before_sleep`]).
     #[inline]
     pub(crate) fn first_step() -> u32 {
         #[cfg(not(loom))]
@@ -364,9 +370,9 @@ pub(crate) const PROBE_WINDOW_SHIFT: u32 = 17;
 #[cfg(not(loom))]
 pub(crate) const PROBE_PERIOD_BITS: u32 = 8;
 
-/// How many spins a thread answers "may it run on several CPUs?" from its
+/// How many calls a thread answers "may it run on several CPUs?" from its
 /// cached affinity mask before reading it again (see [`spin_before_sleep`]).
-#[cfg(not(loom))]
+#[cfg(all(not(loom), target_os = "linux"))]
 pub(crate) const AFFINITY_RECHECK: u8 = 128;
 
 /// How long [`spin_before_sleep`] spins at most.
@@ -380,22 +386,34 @@ mod spin {
     use std::sync::OnceLock;
     use std::time::Instant;
 
-    /// Whether the calling thread may run on several CPUs now: its own
-    /// affinity mask allows several, and so does the process's CPU count
-    /// (in that order: see [`process_multi_cpu`]).
+    /// Whether spinning can help the calling thread at all: the process may
+    /// run on several CPUs (see [`process_multi_cpu`]). A thread whose own
+    /// mask allows one CPU may still spin: the thread it waits for may run
+    /// on another CPU (each thread pinned to its own); it starts backed off
+    /// instead (see [`thread_multi_cpu`]).
     pub(super) fn multi_cpu() -> bool {
-        thread_multi_cpu() && process_multi_cpu()
+        let thread_multi = thread_multi_cpu();
+        process_multi_cpu(thread_multi)
     }
 
     /// Whether the process may run on more than one CPU: its CPU quota,
     /// set when it starts, as `available_parallelism` reports it (computed
     /// once). That call also counts the calling thread's affinity mask, so
-    /// only a thread whose own mask allows several CPUs may make it: a
-    /// thread pinned to one CPU would make it "one" for every thread.
-    fn process_multi_cpu() -> bool {
-        #[cfg(test)]
-        testing::READ_PROCESS_COUNT.with(|r| r.set(true));
+    /// only a thread whose own mask allows several CPUs (`thread_multi`)
+    /// computes it: a thread pinned to one CPU would make it "one" for every
+    /// thread. A pinned thread that asks before anyone computed it gets
+    /// "several": it starts backed off anyway, so it only probes.
+    fn process_multi_cpu(thread_multi: bool) -> bool {
         static MULTI: OnceLock<bool> = OnceLock::new();
+        #[cfg(test)]
+        if let Some(multi) = testing::PROCESS_MULTI.with(Cell::get) {
+            return multi;
+        }
+        if !thread_multi {
+            return MULTI.get().copied().unwrap_or(true);
+        }
+        #[cfg(test)]
+        testing::COMPUTED_PROCESS_COUNT.with(|r| r.set(true));
         *MULTI.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
     }
 
@@ -403,38 +421,50 @@ mod spin {
     pub(super) mod testing {
         use core::cell::Cell;
         std::thread_local! {
-            /// Whether this thread asked for the process's CPU count.
-            pub(crate) static READ_PROCESS_COUNT: Cell<bool> = const { Cell::new(false) };
+            /// Whether this thread computed (or would have computed) the
+            /// process's CPU count.
+            pub(crate) static COMPUTED_PROCESS_COUNT: Cell<bool> = const { Cell::new(false) };
             /// Where this thread's spins find the clock: in a probe window,
             /// out of one, or read it (`None`).
             pub(crate) static IN_WINDOW: Cell<Option<bool>> = const { Cell::new(None) };
+            /// What this thread's spins take the process's CPU count to be:
+            /// several, one, or what it is (`None`).
+            pub(crate) static PROCESS_MULTI: Cell<Option<bool>> = const { Cell::new(None) };
         }
     }
 
     #[cfg(target_os = "linux")]
     std::thread_local! {
-        /// This thread's affinity cache: (spins left before it is read
-        /// again, more than one CPU allowed).
-        pub(super) static AFFINITY: Cell<(u8, bool)> = const { Cell::new((0, false)) };
+        /// This thread's affinity cache: (calls left before it is read
+        /// again, more than one CPU allowed). A new thread counts as
+        /// allowed several until its first read.
+        pub(super) static AFFINITY: Cell<(u8, bool)> = const { Cell::new((0, true)) };
     }
 
     /// Whether the calling thread's affinity mask allows more than one CPU
-    /// (cached, read again every [`super::AFFINITY_RECHECK`] calls).
+    /// (cached, read again every [`super::AFFINITY_RECHECK`] calls). When
+    /// a read finds the thread newly pinned to one CPU (or a new thread
+    /// pinned), the thread starts backed off ([`MISSES`] at least
+    /// `MISSES_BEFORE_BACK_OFF`): its spins help only if the thread it
+    /// waits for runs on another CPU, which a probe window finds out.
     #[cfg(target_os = "linux")]
     fn thread_multi_cpu() -> bool {
-        let (left, multi) = AFFINITY.get();
+        let (left, was_multi) = AFFINITY.get();
         if left > 0 {
-            AFFINITY.set((left - 1, multi));
-            return multi;
+            AFFINITY.set((left - 1, was_multi));
+            return was_multi;
         }
         // An error (not expected for the calling thread) counts as
         // "several": the spin is then bounded by the back-off.
         let multi = rustix::thread::sched_getaffinity(None).map_or(true, |set| set.count() > 1);
         AFFINITY.set((super::AFFINITY_RECHECK - 1, multi));
+        if was_multi && !multi {
+            MISSES.set(MISSES.get().max(super::MISSES_BEFORE_BACK_OFF));
+        }
         multi
     }
 
-    /// Elsewhere the process-wide answer stands.
+    /// Elsewhere every thread counts as allowed several CPUs.
     #[cfg(not(target_os = "linux"))]
     fn thread_multi_cpu() -> bool {
         true
@@ -591,22 +621,39 @@ pub mod loom_support {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use super::MISSES_BEFORE_BACK_OFF;
     use super::blocking_steps::{
         forget_affinity, reset_spin_record, set_probe_window, spin_record,
     };
-    use super::{AFFINITY_RECHECK, MISSES_BEFORE_BACK_OFF, spin_before_sleep};
+    use super::spin::{in_probe_window, probe_clock_start, testing};
+    use super::spin_before_sleep;
     use core::time::Duration;
     use std::thread;
 
     /// Whether `spin_before_sleep` spins at all on this thread here (the
-    /// process and this thread may run on several CPUs).
+    /// process may run on several CPUs, and this thread too: the tests that
+    /// need it say so and return when it does not).
     fn spins_here() -> bool {
         forget_affinity();
         reset_spin_record();
         spin_before_sleep(|| false);
         let spun = spin_record() == 1;
         reset_spin_record();
+        if !spun {
+            eprintln!("skipped: nothing spins on this thread (one CPU)");
+        }
         spun
+    }
+
+    /// Backs the calling thread off: `MISSES_BEFORE_BACK_OFF` misses in a
+    /// row, out of any probe window.
+    fn back_off() {
+        set_probe_window(Some(false));
+        reset_spin_record();
+        for _ in 0..MISSES_BEFORE_BACK_OFF {
+            assert!(!spin_before_sleep(|| false));
+        }
+        assert_eq!(spin_record(), MISSES_BEFORE_BACK_OFF);
     }
 
     /// A miss now and then does not stop the spinning (where a sleep is
@@ -686,54 +733,138 @@ mod tests {
         assert_eq!(super::spin::probe_clock_start(), other, "one clock");
     }
 
-    /// A thread that may run on one CPU only never spins (the thread it
-    /// waits for cannot run meanwhile), even when the process may use
-    /// several; pinned while it runs, it stops spinning within
-    /// `AFFINITY_RECHECK` spins; unpinned, it spins again.
+    /// With the real clock: a backed-off thread spins only in a window of
+    /// the process's clock: it spins again within a few periods (here, in a
+    /// loop that waits for nothing else, within 200: ~7 s), and a call that
+    /// began and ended out of a window, in the same period, did not spin.
+    /// (Not under Miri: its clock takes minutes of real time per period.)
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn a_backed_off_thread_probes_in_the_real_windows_only() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        thread::spawn(|| {
+            if !spins_here() {
+                return;
+            }
+            back_off();
+            set_probe_window(None);
+            let start = probe_clock_start();
+            let period = 1u128 << (super::PROBE_WINDOW_SHIFT + super::PROBE_PERIOD_BITS);
+            let (mut probed, mut skipped) = (false, false);
+            let since = start.elapsed().as_nanos();
+            while !(probed && skipped) {
+                let before = start.elapsed();
+                let periods = (before.as_nanos() - since) / period;
+                assert!(periods < 200, "no probe in {periods} periods");
+                assert!(!spin_before_sleep(|| false));
+                let after = start.elapsed();
+                let same_period = before.as_nanos() / period == after.as_nanos() / period;
+                match spin_record() - MISSES_BEFORE_BACK_OFF {
+                    0 => {
+                        assert!(
+                            !(in_probe_window(before) && in_probe_window(after) && same_period),
+                            "no spin from {before:?} to {after:?}, all in a window"
+                        );
+                        skipped = true;
+                    }
+                    1 => {
+                        assert!(
+                            in_probe_window(before) || in_probe_window(after) || !same_period,
+                            "a spin from {before:?} to {after:?}, out of every window"
+                        );
+                        probed = true;
+                        back_off();
+                        set_probe_window(None);
+                    }
+                    n => panic!("{n} spins in one call"),
+                }
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A process that may use one CPU only: nothing spins.
+    #[test]
+    fn nothing_spins_in_a_one_cpu_process() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        thread::spawn(|| {
+            testing::PROCESS_MULTI.with(|m| m.set(Some(false)));
+            set_probe_window(Some(true));
+            reset_spin_record();
+            for _ in 0..3 * MISSES_BEFORE_BACK_OFF {
+                assert!(!spin_before_sleep(|| panic!("spun with one CPU")));
+            }
+            assert_eq!(spin_record(), 0, "never spun, never missed");
+            assert_eq!(
+                super::LockSpin::first_step(),
+                super::LockSpin::BUSY_STEPS,
+                "no busy steps either"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A thread whose mask allows one CPU starts backed off: the thread it
+    /// waits for may share that CPU (spinning never helps) or run on
+    /// another (each pinned to its own: it does), which its first probe
+    /// finds out; then it spins as any other. It does not compute the
+    /// process's CPU count (its view of it says one, for every thread).
+    /// Pinned while it runs, it backs off within `AFFINITY_RECHECK` calls.
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_thread_pinned_to_one_cpu_never_spins() {
+    fn a_thread_pinned_to_one_cpu_starts_backed_off() {
         let _watchdog = crate::test_watchdog::watchdog();
+        use super::AFFINITY_RECHECK;
         use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
         thread::spawn(|| {
             if !spins_here() {
-                return; // one CPU for the whole process: nothing spins
+                return;
             }
             let all = sched_getaffinity(None).unwrap();
             let first = (0..CpuSet::MAX_CPU).find(|&c| all.is_set(c)).unwrap();
             let mut one = CpuSet::new();
             one.set(first);
-            // Pinned, it does not even ask for the process's CPU count (a
-            // pinned thread's view of it says one, for every thread).
+            set_probe_window(Some(false));
             sched_setaffinity(None, &one).unwrap();
             forget_affinity();
-            super::spin::testing::READ_PROCESS_COUNT.with(|r| r.set(false));
-            assert!(!spin_before_sleep(|| panic!("a pinned thread spun")));
-            let asked = super::spin::testing::READ_PROCESS_COUNT.with(|r| r.get());
-            assert!(!asked, "a pinned thread asked for the process's CPU count");
-            assert_eq!(super::LockSpin::first_step(), super::LockSpin::BUSY_STEPS);
-            sched_setaffinity(None, &all).unwrap();
-            forget_affinity();
-            // Pinned while its cached answer says "several CPUs".
-            assert!(!spin_before_sleep(|| false));
-            sched_setaffinity(None, &one).unwrap();
-            let mut spun = 0;
-            for _ in 0..=AFFINITY_RECHECK {
-                reset_spin_record();
-                assert!(!spin_before_sleep(|| false));
-                spun += usize::from(spin_record() == 1);
-            }
-            assert!(spun < usize::from(AFFINITY_RECHECK), "{spun} spins");
             reset_spin_record();
-            for _ in 0..3 * MISSES_BEFORE_BACK_OFF {
-                assert!(!spin_before_sleep(|| panic!("a pinned thread spun")));
+            testing::COMPUTED_PROCESS_COUNT.with(|r| r.set(false));
+            // Out of a window: no spin, backed off from the first call.
+            assert!(!spin_before_sleep(|| panic!("a pinned thread spun")));
+            assert_eq!(spin_record(), MISSES_BEFORE_BACK_OFF, "starts backed off");
+            let computed = testing::COMPUTED_PROCESS_COUNT.with(|r| r.get());
+            assert!(
+                !computed,
+                "a pinned thread computed the process's CPU count"
+            );
+            // In a window it probes; a success (its waker on another CPU)
+            // ends the back-off, and it spins out of the windows too, also
+            // past its next affinity reads.
+            set_probe_window(Some(true));
+            assert!(spin_before_sleep(|| true), "a pinned thread probes");
+            set_probe_window(Some(false));
+            for _ in 0..3 * usize::from(AFFINITY_RECHECK) {
+                assert!(spin_before_sleep(|| true), "spins as any other");
             }
-            assert_eq!(spin_record(), 0, "never spun, never missed");
-            // Unpinned: it spins again (here after the next read).
+            // Unpinned, then pinned while its cached answer says "several
+            // CPUs": backed off within AFFINITY_RECHECK calls.
             sched_setaffinity(None, &all).unwrap();
             forget_affinity();
-            assert!(!spin_before_sleep(|| false));
-            assert_eq!(spin_record(), 1, "spins again");
+            assert!(spin_before_sleep(|| true));
+            sched_setaffinity(None, &one).unwrap();
+            let mut calls = 0;
+            loop {
+                reset_spin_record();
+                calls += 1;
+                if !spin_before_sleep(|| true) {
+                    break;
+                }
+                assert!(calls <= usize::from(AFFINITY_RECHECK), "{calls} calls");
+            }
+            assert_eq!(spin_record(), MISSES_BEFORE_BACK_OFF, "backed off");
+            sched_setaffinity(None, &all).unwrap();
         })
         .join()
         .unwrap();
