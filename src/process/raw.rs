@@ -1148,7 +1148,9 @@ impl RawSem {
 
     /// Returns to the semaphore every permit that a dead process held
     /// through a guard or was granted while queued, and frees dead waiters'
-    /// cells. Run by blocked acquirers once per slice.
+    /// cells. Run by blocked acquirers once per slice. The sum saturates
+    /// (the table lives in shared memory: a corrupted one may claim more
+    /// than `u32::MAX` permits; `give` caps what it adds anyway).
     pub fn reclaim<C: Cx>(&self, cx: &C) {
         self.lock_inner(cx);
         let mut back = 0u32;
@@ -1157,7 +1159,7 @@ impl RawSem {
             let (t, n) = ((cur >> 32) as u32, cur as u32);
             if n != 0 && t != cx.me() && !cx.alive(t) {
                 e.store(0, Ordering::Relaxed);
-                back += n;
+                back = back.saturating_add(n);
             }
         }
         for (i, c) in self.queue.cells.iter().enumerate() {
@@ -1170,7 +1172,8 @@ impl RawSem {
                 continue;
             }
             if s == GRANTED {
-                back += 1; // granted to a process that died before taking it
+                // Granted to a process that died before taking it.
+                back = back.saturating_add(1);
             }
             self.queue.free(i);
         }
@@ -1780,5 +1783,38 @@ mod model {
             // SeqCst: see `die`.
             s < super::MAX_SLOTS && self.procs.alive[s].load(Ordering::SeqCst) != 0
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{MAX_PERMITS, RawSem};
+    use crate::process::region::Region;
+
+    /// The held-permits table lives in shared memory: a corrupted one (any
+    /// process may scribble on the region) that claims more than
+    /// `u32::MAX` permits for dead processes must not overflow the sum
+    /// (found by the `region_ops` fuzz target: an add overflow panic);
+    /// the semaphore ends up full, no more.
+    #[test]
+    fn reclaiming_a_corrupted_held_table_saturates() {
+        let _watchdog = crate::test_watchdog::watchdog();
+        let region = Region::anonymous(1 << 16).unwrap();
+        let sem = RawSem::new(0, MAX_PERMITS);
+        // Three entries of tokens no live process has, near u32::MAX each.
+        for (slot, token) in [(1u64, 1u64 << 24 | 1), (2, 1 << 24 | 2), (3, 1 << 24 | 3)] {
+            let e = &sem.held[slot as usize];
+            e.store(
+                token << 32 | u64::from(u32::MAX - 1),
+                core::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        sem.reclaim(&region);
+        assert_eq!(sem.available(), MAX_PERMITS);
+        assert_eq!(
+            sem.held_by((1 << 24 | 1) as u32),
+            0,
+            "the entries are cleared"
+        );
     }
 }
