@@ -1797,6 +1797,7 @@ mod tests {
     /// (found by the `region_ops` fuzz target: an add overflow panic);
     /// the semaphore ends up full, no more.
     #[test]
+    #[cfg_attr(miri, ignore)] // shared memory
     fn reclaiming_a_corrupted_held_table_saturates() {
         let _watchdog = crate::test_watchdog::watchdog();
         let region = Region::anonymous(1 << 16).unwrap();
